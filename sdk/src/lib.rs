@@ -1,0 +1,141 @@
+//! Write Palisade policy modules in Rust.
+//!
+//! A policy module is a plain Rust type implementing [`Policy`], exported with
+//! [`export_policy!`]. Palisade calls [`Policy::configure`] with the admin's
+//! configuration, then [`Policy::judge`] for every activity. Capabilities the
+//! host grants are plain functions: [`log`], [`state`], [`lists`].
+//!
+//! ```
+//! use palisade_sdk::{Activity, Context, Description, Policy, Verdict};
+//!
+//! /// Rejects activities whose text shouts.
+//! struct NoShouting;
+//!
+//! impl Policy for NoShouting {
+//!     fn describe() -> Description {
+//!         Description::new("no-shouting", "0.1.0", "Rejects all-caps posts.")
+//!     }
+//!     fn configure(_config: &str) -> Result<Self, String> {
+//!         Ok(NoShouting)
+//!     }
+//!     fn judge(&self, activity: &Activity, _cx: &Context) -> Verdict {
+//!         let letters: Vec<char> = activity.text.chars().filter(|c| c.is_alphabetic()).collect();
+//!         if letters.len() > 10 && letters.iter().all(|c| c.is_uppercase()) {
+//!             Verdict::reject("the whole post is in capitals")
+//!         } else {
+//!             Verdict::pass()
+//!         }
+//!     }
+//! }
+//!
+//! palisade_sdk::export_policy!(NoShouting);
+//!
+//! // The same module, judged natively by the test host:
+//! # #[cfg(feature = "parse")] {
+//! let host = palisade_sdk::testing::TestHost::new();
+//! let verdict = host.judge_json::<NoShouting>(
+//!     "{}",
+//!     r#"{"type":"Create","actor":"https://a.example/u/x",
+//!         "object":{"type":"Note","content":"<p>BUY CHEAP FOLLOWERS NOW</p>"}}"#,
+//! ).unwrap();
+//! assert!(verdict.is_reject());
+//! # }
+//! ```
+//!
+//! On `wasm32` targets the capability functions call the host; natively they
+//! call the [`testing::TestHost`] that is judging, so a module's logic runs in
+//! plain `cargo test`.
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "policy-module",
+        pub_export_macro: true,
+        export_macro_name: "__export_policy_module",
+        default_bindings_module: "palisade_sdk::bindings",
+        additional_derives: [PartialEq],
+    });
+}
+
+pub mod capability;
+pub mod config;
+pub mod memory;
+#[cfg(feature = "parse")]
+pub mod parse;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+pub mod text;
+mod verdict;
+
+pub use bindings::palisade::policy::lists::{DomainEntry, Severity};
+pub use bindings::palisade::policy::log::Level;
+pub use bindings::palisade::policy::types::{
+    Activity, Attachment, Context, Description, Direction, Mention, Rewrite, Ruling, Score,
+    Verdict, Visibility,
+};
+pub use capability::{lists, log, state};
+
+/// A policy module.
+///
+/// Implementations must not rely on anything surviving between calls except
+/// what [`Policy::configure`] built: the host may create a fresh instance for
+/// any activity. Keep counts and memories in [`state`].
+pub trait Policy: Sized + 'static {
+    /// Name, version, description, wanted capabilities and config schema.
+    fn describe() -> Description;
+
+    /// Build the module from its configuration, JSON text (`{}` when the
+    /// admin gave none). Return a message saying what is wrong otherwise:
+    /// [`config::parse`] produces good ones from a `serde` type.
+    fn configure(config: &str) -> Result<Self, String>;
+
+    /// Judge one activity.
+    fn judge(&self, activity: &Activity, cx: &Context) -> Verdict;
+}
+
+/// Export a [`Policy`] type as the module's implementation of the
+/// `palisade:policy` contract. Use it once per module crate (a `cdylib`).
+#[macro_export]
+macro_rules! export_policy {
+    ($policy:ty) => {
+        const _: () = {
+            struct PalisadeExport;
+
+            ::std::thread_local! {
+                static CONFIGURED: ::std::cell::RefCell<::std::option::Option<$policy>> =
+                    const { ::std::cell::RefCell::new(::std::option::Option::None) };
+            }
+
+            impl $crate::bindings::exports::palisade::policy::policy::Guest for PalisadeExport {
+                fn describe() -> $crate::Description {
+                    <$policy as $crate::Policy>::describe()
+                }
+
+                fn configure(config: ::std::string::String) -> ::std::result::Result<(), ::std::string::String> {
+                    let policy = <$policy as $crate::Policy>::configure(&config)?;
+                    CONFIGURED.with(|slot| *slot.borrow_mut() = ::std::option::Option::Some(policy));
+                    ::std::result::Result::Ok(())
+                }
+
+                fn judge(activity: $crate::Activity, cx: $crate::Context) -> $crate::Verdict {
+                    CONFIGURED.with(|slot| {
+                        let mut slot = slot.borrow_mut();
+                        if slot.is_none() {
+                            // The host always configures first; an empty
+                            // configuration is the safe fallback.
+                            match <$policy as $crate::Policy>::configure("{}") {
+                                ::std::result::Result::Ok(p) => *slot = ::std::option::Option::Some(p),
+                                ::std::result::Result::Err(e) => panic!("module used before configure: {e}"),
+                            }
+                        }
+                        let policy = slot.as_ref().expect("configured above");
+                        <$policy as $crate::Policy>::judge(policy, &activity, &cx)
+                    })
+                }
+            }
+
+            $crate::__export_policy_module!(PalisadeExport with_types_in $crate::bindings);
+        };
+    };
+}

@@ -1,0 +1,306 @@
+//! In-memory state and lists: the logic behind the `state` and `lists`
+//! capabilities, shared by the native test host and Palisade's embedded
+//! backend so that both count exactly alike.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use crate::{DomainEntry, Severity};
+
+/// Events kept per key at most; the oldest are forgotten past this.
+pub const MAX_EVENTS_PER_KEY: usize = 65_536;
+/// Members kept per distinct set at most; the least recently seen go first.
+pub const MAX_MEMBERS_PER_SET: usize = 65_536;
+
+/// Key-value pairs with expiry, sliding-window event counters and
+/// sliding-window distinct sets. Times are milliseconds since the Unix epoch,
+/// passed in by the caller so that a test can drive the clock.
+#[derive(Debug, Default)]
+pub struct MemoryState {
+    values: HashMap<String, (Vec<u8>, Option<u64>)>,
+    events: HashMap<String, Window<VecDeque<u64>>>,
+    sets: HashMap<String, Window<HashMap<String, u64>>>,
+    operations: u64,
+}
+
+/// What is kept for a counter or a set, and the longest window asked of it:
+/// events older than that can no longer be counted and are dropped.
+#[derive(Debug, Default)]
+struct Window<T> {
+    longest_ms: u64,
+    data: T,
+}
+
+const SWEEP_EVERY: u64 = 4096;
+
+/// An event at `t` counts in a window of `window` ms ending `now` when it
+/// is less than `window` old.
+fn in_window(t: u64, window: u64, now: u64) -> bool {
+    now.saturating_sub(t) < window
+}
+
+fn window_ms(window_seconds: u32) -> u64 {
+    u64::from(window_seconds) * 1000
+}
+
+impl MemoryState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&mut self, key: &str, now: u64) -> Option<Vec<u8>> {
+        self.tick(now);
+        match self.values.get(key) {
+            Some((_, Some(expires))) if *expires <= now => {
+                self.values.remove(key);
+                None
+            }
+            Some((value, _)) => Some(value.clone()),
+            None => None,
+        }
+    }
+
+    pub fn put(&mut self, key: &str, value: &[u8], ttl_seconds: u32, now: u64) {
+        self.tick(now);
+        let expires = (ttl_seconds > 0).then(|| now + window_ms(ttl_seconds));
+        self.values.insert(key.to_owned(), (value.to_vec(), expires));
+    }
+
+    pub fn delete(&mut self, key: &str) {
+        self.values.remove(key);
+        self.events.remove(key);
+        self.sets.remove(key);
+    }
+
+    pub fn hit(&mut self, key: &str, window_seconds: u32, now: u64) -> u64 {
+        self.tick(now);
+        let w = self.events.entry(key.to_owned()).or_default();
+        w.longest_ms = w.longest_ms.max(window_ms(window_seconds));
+        w.data.push_back(now);
+        if w.data.len() > MAX_EVENTS_PER_KEY {
+            w.data.pop_front();
+        }
+        Self::prune_events(w, now);
+        Self::count_events(&w.data, window_seconds, now)
+    }
+
+    pub fn count(&mut self, key: &str, window_seconds: u32, now: u64) -> u64 {
+        self.tick(now);
+        self.events
+            .get(key)
+            .map_or(0, |w| Self::count_events(&w.data, window_seconds, now))
+    }
+
+    pub fn distinct_add(&mut self, key: &str, member: &str, window_seconds: u32, now: u64) -> u64 {
+        self.tick(now);
+        let w = self.sets.entry(key.to_owned()).or_default();
+        w.longest_ms = w.longest_ms.max(window_ms(window_seconds));
+        w.data.insert(member.to_owned(), now);
+        let longest = w.longest_ms;
+        w.data.retain(|_, seen| in_window(*seen, longest, now));
+        if w.data.len() > MAX_MEMBERS_PER_SET {
+            let oldest = w.data.iter().min_by_key(|(_, seen)| **seen).map(|(m, _)| m.clone());
+            if let Some(oldest) = oldest {
+                w.data.remove(&oldest);
+            }
+        }
+        Self::count_members(&w.data, window_seconds, now)
+    }
+
+    pub fn distinct_count(&mut self, key: &str, window_seconds: u32, now: u64) -> u64 {
+        self.tick(now);
+        self.sets
+            .get(key)
+            .map_or(0, |w| Self::count_members(&w.data, window_seconds, now))
+    }
+
+    /// When `key` was first seen: `now` for a key never seen before (which is
+    /// then remembered). The host keeps actors' and hosts' first-seen times
+    /// with this.
+    pub fn first_seen(&mut self, key: &str, now: u64) -> u64 {
+        match self.values.get(key) {
+            Some((bytes, _)) if bytes.len() == 8 => {
+                u64::from_le_bytes(bytes.as_slice().try_into().expect("8 bytes"))
+            }
+            _ => {
+                self.values.insert(key.to_owned(), (now.to_le_bytes().to_vec(), None));
+                now
+            }
+        }
+    }
+
+    fn count_events(events: &VecDeque<u64>, window_seconds: u32, now: u64) -> u64 {
+        let window = window_ms(window_seconds);
+        // Events are in arrival order; count from the newest back.
+        events.iter().rev().take_while(|t| in_window(**t, window, now)).count() as u64
+    }
+
+    fn count_members(members: &HashMap<String, u64>, window_seconds: u32, now: u64) -> u64 {
+        let window = window_ms(window_seconds);
+        members.values().filter(|seen| in_window(**seen, window, now)).count() as u64
+    }
+
+    fn prune_events(w: &mut Window<VecDeque<u64>>, now: u64) {
+        while w.data.front().is_some_and(|t| !in_window(*t, w.longest_ms, now)) {
+            w.data.pop_front();
+        }
+    }
+
+    /// Every few thousand operations, forget what no window can count any
+    /// more, so that keys touched once do not accumulate forever.
+    fn tick(&mut self, now: u64) {
+        self.operations += 1;
+        if !self.operations.is_multiple_of(SWEEP_EVERY) {
+            return;
+        }
+        self.values
+            .retain(|_, (_, expires)| expires.is_none_or(|e| e > now));
+        self.events.retain(|_, w| {
+            Self::prune_events(w, now);
+            !w.data.is_empty()
+        });
+        self.sets.retain(|_, w| {
+            let longest = w.longest_ms;
+            w.data.retain(|_, seen| in_window(*seen, longest, now));
+            !w.data.is_empty()
+        });
+    }
+}
+
+/// One named list: plain entries and, for domain lists, their entries by
+/// domain. A plain list of hosts answers domain lookups too, with the
+/// severity it was loaded with.
+#[derive(Debug, Clone, Default)]
+pub struct NamedList {
+    values: HashSet<String>,
+    domains: HashMap<String, DomainEntry>,
+}
+
+impl NamedList {
+    /// A plain list: each entry is also a domain entry of `severity`.
+    pub fn plain<'a>(entries: impl IntoIterator<Item = &'a str>, severity: Severity) -> Self {
+        let mut list = NamedList::default();
+        for entry in entries {
+            list.insert(DomainEntry {
+                domain: entry.to_owned(),
+                severity,
+                reject_media: false,
+                reject_reports: false,
+                comment: None,
+            });
+        }
+        list
+    }
+
+    /// A domain list built from its entries.
+    pub fn domains(entries: impl IntoIterator<Item = DomainEntry>) -> Self {
+        let mut list = NamedList::default();
+        for entry in entries {
+            list.insert(entry);
+        }
+        list
+    }
+
+    fn insert(&mut self, mut entry: DomainEntry) {
+        let key = entry.domain.trim().trim_end_matches('.').to_lowercase();
+        entry.domain.clone_from(&key);
+        self.values.insert(key.clone());
+        self.domains.insert(key, entry);
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn contains(&self, value: &str) -> bool {
+        if self.values.contains(value) {
+            return true;
+        }
+        self.values.contains(&value.trim().to_lowercase())
+    }
+
+    /// The entry for `host` or for its closest listed parent domain.
+    pub fn match_domain(&self, host: &str) -> Option<&DomainEntry> {
+        let host = host.trim().trim_end_matches('.').to_lowercase();
+        let mut candidate = host.as_str();
+        loop {
+            if let Some(entry) = self.domains.get(candidate) {
+                return Some(entry);
+            }
+            candidate = candidate.split_once('.')?.1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1000;
+
+    #[test]
+    fn hit_counts_only_the_window() {
+        let mut m = MemoryState::new();
+        assert_eq!(m.hit("k", 10, 0), 1);
+        assert_eq!(m.hit("k", 10, 5 * S), 2);
+        assert_eq!(m.hit("k", 10, 9 * S), 3);
+        // The first event is now 11 s old.
+        assert_eq!(m.hit("k", 10, 11 * S), 3);
+        assert_eq!(m.count("k", 10, 30 * S), 0);
+        assert_eq!(m.count("other", 10, 30 * S), 0);
+    }
+
+    #[test]
+    fn distinct_sets_count_members_once() {
+        let mut m = MemoryState::new();
+        assert_eq!(m.distinct_add("s", "a", 60, 0), 1);
+        assert_eq!(m.distinct_add("s", "a", 60, S), 1);
+        assert_eq!(m.distinct_add("s", "b", 60, 2 * S), 2);
+        // At 61 s "a" (seen at 1 s) is 60 s old: out of a 60 s window.
+        assert_eq!(m.distinct_count("s", 60, 61 * S), 1);
+        assert_eq!(m.distinct_count("s", 60, 200 * S), 0);
+    }
+
+    #[test]
+    fn values_expire() {
+        let mut m = MemoryState::new();
+        m.put("v", b"x", 2, 0);
+        m.put("forever", b"y", 0, 0);
+        assert_eq!(m.get("v", S).as_deref(), Some(&b"x"[..]));
+        assert_eq!(m.get("v", 2 * S), None);
+        assert_eq!(m.get("forever", 1_000_000 * S).as_deref(), Some(&b"y"[..]));
+        m.delete("forever");
+        assert_eq!(m.get("forever", 0), None);
+    }
+
+    #[test]
+    fn first_seen_is_remembered() {
+        let mut m = MemoryState::new();
+        assert_eq!(m.first_seen("actor", 100), 100);
+        assert_eq!(m.first_seen("actor", 900), 100);
+    }
+
+    #[test]
+    fn sweeping_forgets_stale_keys_but_not_live_ones() {
+        let mut m = MemoryState::new();
+        m.hit("old", 1, 0);
+        m.hit("live", 3600, 0);
+        for i in 0..SWEEP_EVERY {
+            m.count("x", 1, 10 * S + i);
+        }
+        assert!(!m.events.contains_key("old"));
+        assert_eq!(m.count("live", 3600, 20 * S), 1);
+    }
+
+    #[test]
+    fn domains_match_their_subdomains() {
+        let list = NamedList::plain(["Spam.Example"], Severity::Suspend);
+        assert!(list.contains("spam.example"));
+        assert_eq!(list.match_domain("a.b.spam.example").unwrap().domain, "spam.example");
+        assert!(list.match_domain("notspam.example").is_none());
+        assert!(list.match_domain("example").is_none());
+    }
+}

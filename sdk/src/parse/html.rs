@@ -1,0 +1,180 @@
+//! One pass over an object's HTML `content`: its plain text and its links.
+//!
+//! Fediverse servers send sanitised HTML (paragraphs, line breaks, links,
+//! spans), so a tolerant scanner is enough; it never fails, whatever the
+//! input.
+
+/// A link in the content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anchor {
+    /// The `href`, entities decoded.
+    pub href: String,
+    /// The anchor's class marks it as a mention or a hashtag (Mastodon's
+    /// `mention`, `hashtag`, `u-url`).
+    pub is_mention_or_hashtag: bool,
+}
+
+/// What the scan found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Html {
+    /// The text: tags removed, entities decoded, `<br>` as a line break,
+    /// paragraphs separated by a blank line.
+    pub text: String,
+    /// Every `<a href>` in order.
+    pub anchors: Vec<Anchor>,
+}
+
+impl Html {
+    pub fn scan(html: &str) -> Html {
+        let mut out = Html::default();
+        let mut raw_text = String::with_capacity(html.len());
+        let bytes = html.as_bytes();
+        let mut i = 0;
+        let mut skip_until: Option<&'static str> = None;
+        while i < bytes.len() {
+            if bytes[i] != b'<' {
+                let next = html[i..].find('<').map_or(html.len(), |n| i + n);
+                if skip_until.is_none() {
+                    raw_text.push_str(&html[i..next]);
+                }
+                i = next;
+                continue;
+            }
+            let end = tag_end(bytes, i);
+            let tag = &html[i + 1..end.saturating_sub(1).max(i + 1)];
+            i = end;
+            let closing = tag.starts_with('/');
+            let name_start = usize::from(closing);
+            let name: String = tag[name_start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
+            if let Some(until) = skip_until {
+                if closing && name == until {
+                    skip_until = None;
+                }
+                continue;
+            }
+            match (closing, name.as_str()) {
+                (false, "script") => skip_until = Some("script"),
+                (false, "style") => skip_until = Some("style"),
+                (_, "br") => raw_text.push('\n'),
+                (true, "p" | "div" | "blockquote" | "li" | "h1" | "h2" | "h3" | "h4" | "h5"
+                | "h6" | "pre") => raw_text.push_str("\n\n"),
+                (false, "a") => {
+                    if let Some(href) = attribute(tag, "href") {
+                        let class = attribute(tag, "class").unwrap_or_default();
+                        let is_mention_or_hashtag = class
+                            .split_whitespace()
+                            .any(|c| matches!(c, "mention" | "hashtag" | "u-url"));
+                        out.anchors.push(Anchor {
+                            href: decode(&href),
+                            is_mention_or_hashtag,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.text = tidy(&decode(&raw_text));
+        out
+    }
+}
+
+/// The index just past the `>` closing the tag that starts at `start`,
+/// honouring quoted attribute values; the end of input if unclosed.
+fn tag_end(bytes: &[u8], start: usize) -> usize {
+    let mut quote: Option<u8> = None;
+    for (offset, &b) in bytes[start + 1..].iter().enumerate() {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if b == q => quote = None,
+            (None, b'>') => return start + 1 + offset + 1,
+            _ => {}
+        }
+    }
+    bytes.len()
+}
+
+/// The value of attribute `name` in a tag's source (`a href="x" class=y`).
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(name) {
+        let at = from + pos;
+        from = at + name.len();
+        let before_ok = at > 0 && lower.as_bytes()[at - 1].is_ascii_whitespace();
+        let rest = lower[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let value_start = tag.len() - rest.len() + 1;
+        let value = tag[value_start..].trim_start();
+        return Some(match value.as_bytes().first() {
+            Some(&q @ (b'"' | b'\'')) => {
+                let inner = &value[1..];
+                inner[..inner.find(q as char).unwrap_or(inner.len())].to_owned()
+            }
+            _ => value
+                .split(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        });
+    }
+    None
+}
+
+fn decode(s: &str) -> String {
+    if s.contains('&') {
+        html_escape::decode_html_entities(s).into_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Collapse runs of spaces within lines, keep at most one blank line, trim.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.split('\n') {
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.is_empty() {
+            blank_run += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank_run > 0 { "\n\n" } else { "\n" });
+        }
+        blank_run = 0;
+        out.push_str(&line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mastodon_content_to_text_and_links() {
+        let h = Html::scan(
+            r#"<p><span class="h-card"><a href="https://a.example/@bob" class="u-url mention">@<span>bob</span></a></span> look at <a href="https://news.example/a?x=1&amp;y=2" rel="nofollow">this</a> &amp; <a href="https://m.example/tags/cats" class="mention hashtag">#<span>cats</span></a></p><p>second<br>line</p>"#,
+        );
+        assert_eq!(h.text, "@bob look at this & #cats\n\nsecond\nline");
+        assert_eq!(h.anchors.len(), 3);
+        assert_eq!(h.anchors[1].href, "https://news.example/a?x=1&y=2");
+        assert!(!h.anchors[1].is_mention_or_hashtag);
+        assert!(h.anchors[0].is_mention_or_hashtag && h.anchors[2].is_mention_or_hashtag);
+    }
+
+    #[test]
+    fn hostile_markup_never_panics() {
+        for input in ["<", "<a href=", "<a href='x", "a < b > c", "<<<>>>", "<p>é</p", "&#xZZ;"] {
+            let _ = Html::scan(input);
+        }
+        assert_eq!(Html::scan("a < b").text, "a");
+        assert_eq!(Html::scan("<script>evil()</script>ok").text, "ok");
+    }
+}

@@ -1,0 +1,255 @@
+//! A native test host: run a module's logic in plain `cargo test`, with
+//! in-memory state, lists, a log and a clock the test controls.
+//!
+//! ```
+//! use palisade_sdk::testing::TestHost;
+//! use std::time::Duration;
+//!
+//! let host = TestHost::new();
+//! let start = host.now();
+//! host.advance(Duration::from_secs(90));
+//! assert_eq!(host.now(), start + 90_000);
+//! ```
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::memory::{MemoryState, NamedList};
+use crate::{Activity, Context, Direction, DomainEntry, Level, Policy, Verdict};
+
+/// 2024-02-15T00:00:00Z, the week the first wave hit: where the clock starts.
+pub const DEFAULT_START_MS: u64 = 1_707_955_200_000;
+
+/// A stand-in for the Palisade host. Cheap to clone: clones share state.
+#[derive(Clone)]
+pub struct TestHost {
+    inner: Rc<RefCell<HostState>>,
+}
+
+#[doc(hidden)]
+pub struct HostState {
+    now: u64,
+    state: MemoryState,
+    lists: HashMap<String, NamedList>,
+    logs: Vec<(Level, String)>,
+    local_hosts: Vec<String>,
+    /// What the module being judged declared in `describe`.
+    declared: Vec<String>,
+    module: String,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<RefCell<HostState>>>> = const { RefCell::new(None) };
+}
+
+/// Run `f` against the test host judging on this thread, after checking that
+/// the module declared `capability`.
+pub(crate) fn with_current<R>(capability: &str, f: impl FnOnce(&mut HostState) -> R) -> R {
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        let Some(host) = current.as_ref() else {
+            panic!(
+                "a Palisade capability ({capability}) was called outside a module call; \
+                 in native tests, judge through palisade_sdk::testing::TestHost"
+            )
+        };
+        let mut host = host.borrow_mut();
+        if capability != "log" && !host.declared.iter().any(|c| c == capability) {
+            panic!(
+                "module `{}` called the `{capability}` capability but its describe() does not \
+                 list it; Palisade would refuse to load it unless the admin grants it",
+                host.module
+            );
+        }
+        f(&mut host)
+    })
+}
+
+impl Default for TestHost {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestHost {
+    pub fn new() -> Self {
+        TestHost {
+            inner: Rc::new(RefCell::new(HostState {
+                now: DEFAULT_START_MS,
+                state: MemoryState::new(),
+                lists: HashMap::new(),
+                logs: Vec::new(),
+                local_hosts: Vec::new(),
+                declared: Vec::new(),
+                module: String::new(),
+            })),
+        }
+    }
+
+    /// The clock, in milliseconds since the Unix epoch.
+    pub fn now(&self) -> u64 {
+        self.inner.borrow().now
+    }
+
+    /// Set the clock.
+    pub fn set_now(&self, ms: u64) {
+        self.inner.borrow_mut().now = ms;
+    }
+
+    /// Move the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.inner.borrow_mut().now += by.as_millis() as u64;
+    }
+
+    /// Hosts whose users are local: mentions of them get `local = true` when
+    /// activities are parsed by [`TestHost::judge_json`].
+    pub fn local_hosts<'a>(self, hosts: impl IntoIterator<Item = &'a str>) -> Self {
+        self.inner.borrow_mut().local_hosts = hosts.into_iter().map(str::to_lowercase).collect();
+        self
+    }
+
+    /// Make a named list available to `lists`.
+    pub fn list(self, name: &str, list: NamedList) -> Self {
+        self.inner.borrow_mut().lists.insert(name.to_owned(), list);
+        self
+    }
+
+    /// Pretend the host first saw `actor` at `ms`.
+    pub fn saw_actor_at(&self, actor: &str, ms: u64) {
+        let mut inner = self.inner.borrow_mut();
+        inner.state.first_seen(&format!("actor\0{actor}"), ms);
+    }
+
+    /// Pretend the host first saw some actor of `host` at `ms`.
+    pub fn saw_host_at(&self, host: &str, ms: u64) {
+        let mut inner = self.inner.borrow_mut();
+        inner.state.first_seen(&format!("host\0{host}"), ms);
+    }
+
+    /// Everything modules logged so far.
+    pub fn logs(&self) -> Vec<(Level, String)> {
+        self.inner.borrow().logs.clone()
+    }
+
+    /// Configure a module as the host would.
+    pub fn configure<P: Policy>(&self, config: &str) -> Result<P, String> {
+        self.call::<P, _>(|| P::configure(config))
+    }
+
+    /// The context the host would give `activity` now, recording first-seen
+    /// times as the host does.
+    pub fn context_for(&self, activity: &Activity) -> Context {
+        let mut inner = self.inner.borrow_mut();
+        let now = inner.now;
+        let actor_first_seen = activity
+            .actor
+            .as_ref()
+            .map(|a| inner.state.first_seen(&format!("actor\0{a}"), now));
+        let host_first_seen = activity
+            .actor_host
+            .as_ref()
+            .map(|h| inner.state.first_seen(&format!("host\0{h}"), now));
+        Context {
+            direction: Direction::Inbound,
+            received_at: now,
+            actor_first_seen,
+            host_first_seen,
+            recipient: None,
+        }
+    }
+
+    /// Judge `activity` with `policy`, as the host would.
+    pub fn judge<P: Policy>(&self, policy: &P, activity: &Activity) -> Verdict {
+        let cx = self.context_for(activity);
+        self.judge_in::<P>(policy, activity, &cx)
+    }
+
+    /// Judge with a context the test built itself.
+    pub fn judge_in<P: Policy>(&self, policy: &P, activity: &Activity, cx: &Context) -> Verdict {
+        self.call::<P, _>(|| policy.judge(activity, cx))
+    }
+
+    /// Configure `P` with `config`, parse `json` and judge it: the whole path
+    /// of one activity through one module.
+    #[cfg(feature = "parse")]
+    pub fn judge_json<P: Policy>(&self, config: &str, json: &str) -> Result<Verdict, String> {
+        let policy = self.configure::<P>(config)?;
+        let activity = self.parse(json).map_err(|e| e.to_string())?;
+        Ok(self.judge(&policy, &activity))
+    }
+
+    /// Parse an activity the way the host does, with this host's local hosts.
+    #[cfg(feature = "parse")]
+    pub fn parse(&self, json: &str) -> Result<Activity, crate::parse::ParseError> {
+        let local = self.inner.borrow().local_hosts.clone();
+        crate::parse::parse_activity(json, &crate::parse::Options::new(&local))
+    }
+
+    fn call<P: Policy, R>(&self, f: impl FnOnce() -> R) -> R {
+        {
+            let description = P::describe();
+            let mut inner = self.inner.borrow_mut();
+            inner.declared = description.capabilities;
+            inner.module = description.name;
+        }
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.inner.clone()));
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                CURRENT.with(|c| *c.borrow_mut() = None);
+            }
+        }
+        let _reset = Reset;
+        f()
+    }
+}
+
+impl HostState {
+    pub(crate) fn log(&mut self, level: Level, message: &str) {
+        self.logs.push((level, message.to_owned()));
+    }
+
+    pub(crate) fn state_get(&mut self, key: &str) -> Option<Vec<u8>> {
+        self.state.get(key, self.now)
+    }
+
+    pub(crate) fn state_put(&mut self, key: &str, value: &[u8], ttl: u32) {
+        self.state.put(key, value, ttl, self.now)
+    }
+
+    pub(crate) fn state_delete(&mut self, key: &str) {
+        self.state.delete(key)
+    }
+
+    pub(crate) fn state_hit(&mut self, key: &str, window: u32) -> u64 {
+        self.state.hit(key, window, self.now)
+    }
+
+    pub(crate) fn state_count(&mut self, key: &str, window: u32) -> u64 {
+        self.state.count(key, window, self.now)
+    }
+
+    pub(crate) fn state_distinct_add(&mut self, key: &str, member: &str, window: u32) -> u64 {
+        self.state.distinct_add(key, member, window, self.now)
+    }
+
+    pub(crate) fn state_distinct_count(&mut self, key: &str, window: u32) -> u64 {
+        self.state.distinct_count(key, window, self.now)
+    }
+
+    fn named(&self, list: &str) -> &NamedList {
+        self.lists.get(list).unwrap_or_else(|| {
+            panic!("no list named `{list}`: add it with TestHost::list (the host would trap too)")
+        })
+    }
+
+    pub(crate) fn list_contains(&mut self, list: &str, value: &str) -> bool {
+        self.named(list).contains(value)
+    }
+
+    pub(crate) fn list_match_domain(&mut self, list: &str, host: &str) -> Option<DomainEntry> {
+        self.named(list).match_domain(host).cloned()
+    }
+}

@@ -1,0 +1,140 @@
+//! Text helpers spam modules need: normalisation and near-duplicate
+//! fingerprints.
+
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Reduce text to what a human would call "the same message": mentions
+/// (`@user`, `@user@host`), links and punctuation removed, letters
+/// lower-cased, whitespace collapsed to single spaces.
+///
+/// ```
+/// use palisade_sdk::text::normalize;
+/// assert_eq!(
+///     normalize("@alice@a.example  Hello, WORLD!! https://spam.example/x?y=1"),
+///     "hello world"
+/// );
+/// ```
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if word.starts_with('@') || word.contains("://") || word.starts_with("www.") {
+            continue;
+        }
+        let mut pushed_any = false;
+        for c in word.chars() {
+            if c.is_alphanumeric() {
+                if !pushed_any && !out.is_empty() {
+                    out.push(' ');
+                }
+                pushed_any = true;
+                out.extend(c.to_lowercase());
+            } else if pushed_any && !out.ends_with(' ') {
+                // Punctuation inside a word separates its parts: "a.b" is "a b".
+                out.push(' ');
+            }
+        }
+    }
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    // Separators pushed mid-word may have doubled up; collapse them.
+    if out.contains("  ") {
+        out = out.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    }
+    out
+}
+
+/// Character n-gram length used by [`simhash`].
+const SHINGLE: usize = 4;
+
+/// A 64-bit SimHash of `text` over character 4-grams. Near-identical texts
+/// get fingerprints a few bits apart; unrelated texts differ in about half
+/// their bits. Normalise first for fingerprints that ignore mentions, links,
+/// case and punctuation.
+///
+/// ```
+/// use palisade_sdk::text::{hamming, normalize, simhash};
+/// let a = simhash(&normalize("Join our new server for free crypto, limited offer today"));
+/// let b = simhash(&normalize("join our NEW server for free crypto! limited offer today."));
+/// let c = simhash(&normalize("What a lovely morning at the harbour with the kids"));
+/// assert_eq!(hamming(a, b), 0);
+/// assert!(hamming(a, c) > 10);
+/// ```
+pub fn simhash(text: &str) -> u64 {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.is_empty() {
+        return 0;
+    }
+    let mut weights = [0i32; 64];
+    let mut buf = String::new();
+    let mut add = |gram: &[char], weights: &mut [i32; 64]| {
+        buf.clear();
+        buf.extend(gram);
+        let h = xxh3_64(buf.as_bytes());
+        for (bit, w) in weights.iter_mut().enumerate() {
+            if h >> bit & 1 == 1 {
+                *w += 1;
+            } else {
+                *w -= 1;
+            }
+        }
+    };
+    if chars.len() <= SHINGLE {
+        add(&chars, &mut weights);
+    } else {
+        for gram in chars.windows(SHINGLE) {
+            add(gram, &mut weights);
+        }
+    }
+    weights
+        .iter()
+        .enumerate()
+        .fold(0u64, |acc, (bit, w)| if *w > 0 { acc | 1 << bit } else { acc })
+}
+
+/// The number of bits two fingerprints differ in.
+pub fn hamming(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+/// The four 16-bit bands of a fingerprint. Two fingerprints within 3 bits of
+/// each other share at least one band exactly, so counting per band finds
+/// near-duplicates with exact-key state.
+pub fn bands(fingerprint: u64) -> [u16; 4] {
+    [0, 16, 32, 48].map(|shift| (fingerprint >> shift) as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_drops_mentions_links_and_punctuation() {
+        assert_eq!(normalize("  @a @b@c.example  Hi!!!  "), "hi");
+        assert_eq!(normalize("Ünïcode ÉTÉ, déjà-vu"), "ünïcode été déjà vu");
+        assert_eq!(normalize("see https://x.example/a and www.y.example"), "see and");
+        assert_eq!(normalize(""), "");
+        assert_eq!(normalize("!!! ..."), "");
+    }
+
+    #[test]
+    fn near_duplicates_share_a_band() {
+        let a = simhash(&normalize(
+            "Mastodon is dead, come to the real free speech server at our place right now",
+        ));
+        let b = simhash(&normalize(
+            "Mastodon is dead, come to the real free speech server at our place right now!!1",
+        ));
+        assert!(hamming(a, b) <= 3, "distance {}", hamming(a, b));
+        let shared = bands(a).iter().zip(bands(b)).any(|(x, y)| *x == y);
+        assert!(shared);
+    }
+
+    #[test]
+    fn unrelated_texts_differ() {
+        let a = simhash("the quick brown fox jumps over the lazy dog");
+        let b = simhash("lorem ipsum dolor sit amet consectetur adipiscing");
+        assert!(hamming(a, b) > 12, "distance {}", hamming(a, b));
+        assert_eq!(simhash(""), 0);
+        assert_ne!(simhash("ab"), 0);
+    }
+}
