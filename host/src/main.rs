@@ -1,1 +1,218 @@
-fn main() {}
+//! The `palisade` command.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use palisade::pipeline::Envelope;
+use palisade::{Config, Palisade};
+
+/// Sandboxed WebAssembly policy modules that judge federated ActivityPub
+/// activities.
+#[derive(Parser)]
+#[command(name = "palisade", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Judge activity files and print one JSON decision per activity.
+    ///
+    /// Each FILE holds one JSON activity, or JSON Lines (one activity per
+    /// line). Activities are judged in order and share state, as on a live
+    /// server. Decisions go to standard output, one JSON object per line.
+    Check {
+        #[command(flatten)]
+        setup: Setup,
+        /// Activity files (`-` for standard input).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// List the modules: name, version, sha256, capabilities, mode, and why
+    /// any failed to load. Exits with 1 if any failed.
+    Policies {
+        #[command(flatten)]
+        setup: Setup,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct Setup {
+    /// Configuration file (TOML). Without it, the bundled modules with
+    /// their defaults.
+    #[arg(long, short, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Also load every NAME.wasm in DIR (with NAME.toml settings beside it).
+    #[arg(long, value_name = "DIR")]
+    policies_dir: Option<PathBuf>,
+}
+
+impl Setup {
+    fn start(&self) -> Result<Palisade, String> {
+        let config = match &self.config {
+            Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+            None => Config::default(),
+        };
+        let palisade =
+            Palisade::new(&config, self.policies_dir.as_deref()).map_err(|e| e.to_string())?;
+        for failure in palisade.policies().failures() {
+            eprintln!(
+                "palisade: module {} not loaded: {}",
+                failure.source, failure.error
+            );
+        }
+        Ok(palisade)
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { setup, files } => check(&setup, &files),
+        Command::Policies { setup, json } => policies(&setup, json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("palisade: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check(setup: &Setup, files: &[PathBuf]) -> Result<ExitCode, String> {
+    let palisade = setup.start()?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut unreadable = 0;
+    for file in files {
+        let text = match read_input(file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("palisade: cannot read {}: {e}", file.display());
+                unreadable += 1;
+                continue;
+            }
+        };
+        for (line, document) in documents(&text) {
+            let decision = palisade
+                .policies()
+                .judge(document, &Envelope::inbound_now());
+            let mut json = serde_json::to_value(&decision).map_err(|e| e.to_string())?;
+            json["source"] = format!("{}:{line}", file.display()).into();
+            writeln!(out, "{json}").map_err(|e| e.to_string())?;
+        }
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(if unreadable > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn read_input(path: &Path) -> std::io::Result<String> {
+    if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// The documents in a file with the line each starts on: the whole file,
+/// or each non-empty line when the file is JSON Lines (its first line is a
+/// complete JSON value by itself and more lines follow).
+fn documents(text: &str) -> Vec<(usize, &str)> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let first = lines.next();
+    let is_json_lines = first
+        .is_some_and(|(_, l)| serde_json::from_str::<serde::de::IgnoredAny>(l).is_ok())
+        && lines.next().is_some();
+    if is_json_lines {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| (i + 1, l))
+            .collect()
+    } else {
+        vec![(1, text)]
+    }
+}
+
+fn policies(setup: &Setup, json: bool) -> Result<ExitCode, String> {
+    let palisade = setup.start()?;
+    let set = palisade.policies();
+    if json {
+        let modules: Vec<_> = set
+            .modules()
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "name": m.name(),
+                    "version": m.version(),
+                    "source": m.source(),
+                    "sha256": m.sha256(),
+                    "capabilities": m.capabilities(),
+                    "mode": m.settings().mode,
+                    "weight": m.settings().weight,
+                    "on_error": m.settings().on_error,
+                    "description": m.description().description,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({"modules": modules, "failures": set.failures()});
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!(
+            "{:<18} {:<8} {:<8} {:<14} {:<16} SOURCE",
+            "NAME", "VERSION", "MODE", "SHA256", "CAPABILITIES"
+        );
+        for m in set.modules() {
+            let caps = if m.capabilities().is_empty() {
+                "-".to_owned()
+            } else {
+                m.capabilities().join(",")
+            };
+            let mode = match m.settings().mode {
+                palisade::config::Mode::Enforce => "enforce",
+                palisade::config::Mode::Shadow => "shadow",
+            };
+            println!(
+                "{:<18} {:<8} {:<8} {:<14} {:<16} {}",
+                m.name(),
+                m.version(),
+                mode,
+                &m.sha256()[..12],
+                caps,
+                m.source()
+            );
+        }
+        for f in set.failures() {
+            println!("FAILED  {}: {}", f.source, f.error);
+        }
+    }
+    Ok(if set.failures().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

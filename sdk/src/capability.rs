@@ -85,7 +85,9 @@ pub mod state {
         #[cfg(target_arch = "wasm32")]
         return host::distinct_add(key, member, window_seconds);
         #[cfg(not(target_arch = "wasm32"))]
-        super::native("state", |h| h.state_distinct_add(key, member, window_seconds))
+        super::native("state", |h| {
+            h.state_distinct_add(key, member, window_seconds)
+        })
     }
 
     /// The number of distinct members of `key` seen in the last

@@ -8,6 +8,25 @@ use serde::de::DeserializeOwned;
 /// Give `T` `#[serde(deny_unknown_fields)]` so that a typo in the admin's
 /// config is an error rather than silently ignored, and `#[serde(default)]`
 /// so that `{}` configures the module with its defaults.
+///
+/// ```
+/// #[derive(serde::Deserialize, Debug)]
+/// #[serde(deny_unknown_fields)]
+/// struct Cfg { limits: Limits }
+/// #[derive(serde::Deserialize, Debug)]
+/// struct Limits { max: u32 }
+///
+/// let e = palisade_sdk::config::parse::<Cfg>(r#"{"limits": {"max": "five"}}"#).unwrap_err();
+/// assert!(e.starts_with("invalid configuration at `limits.max`: invalid type"), "{e}");
+/// ```
 pub fn parse<T: DeserializeOwned>(json: &str) -> Result<T, String> {
-    serde_json::from_str(json).map_err(|e| format!("invalid configuration: {e}"))
+    let de = &mut serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            format!("invalid configuration: {}", e.inner())
+        } else {
+            format!("invalid configuration at `{path}`: {}", e.inner())
+        }
+    })
 }

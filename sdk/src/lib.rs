@@ -95,10 +95,14 @@ pub trait Policy: Sized + 'static {
 }
 
 /// Export a [`Policy`] type as the module's implementation of the
-/// `palisade:policy` contract. Use it once per module crate (a `cdylib`).
+/// `palisade:policy` contract. Use it once per module crate (a `cdylib`
+/// built for `wasm32-wasip2`); in native builds it expands to nothing.
 #[macro_export]
 macro_rules! export_policy {
     ($policy:ty) => {
+        // Native builds (unit tests through the test host) export nothing:
+        // the contract's symbol names only exist in WebAssembly.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct PalisadeExport;
 
@@ -135,7 +139,7 @@ macro_rules! export_policy {
                 }
             }
 
-            $crate::__export_policy_module!(PalisadeExport with_types_in $crate::bindings);
+            $crate::bindings::__export_policy_module!(PalisadeExport with_types_in $crate::bindings);
         };
     };
 }

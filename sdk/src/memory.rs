@@ -62,7 +62,8 @@ impl MemoryState {
     pub fn put(&mut self, key: &str, value: &[u8], ttl_seconds: u32, now: u64) {
         self.tick(now);
         let expires = (ttl_seconds > 0).then(|| now + window_ms(ttl_seconds));
-        self.values.insert(key.to_owned(), (value.to_vec(), expires));
+        self.values
+            .insert(key.to_owned(), (value.to_vec(), expires));
     }
 
     pub fn delete(&mut self, key: &str) {
@@ -98,7 +99,11 @@ impl MemoryState {
         let longest = w.longest_ms;
         w.data.retain(|_, seen| in_window(*seen, longest, now));
         if w.data.len() > MAX_MEMBERS_PER_SET {
-            let oldest = w.data.iter().min_by_key(|(_, seen)| **seen).map(|(m, _)| m.clone());
+            let oldest = w
+                .data
+                .iter()
+                .min_by_key(|(_, seen)| **seen)
+                .map(|(m, _)| m.clone());
             if let Some(oldest) = oldest {
                 w.data.remove(&oldest);
             }
@@ -122,7 +127,8 @@ impl MemoryState {
                 u64::from_le_bytes(bytes.as_slice().try_into().expect("8 bytes"))
             }
             _ => {
-                self.values.insert(key.to_owned(), (now.to_le_bytes().to_vec(), None));
+                self.values
+                    .insert(key.to_owned(), (now.to_le_bytes().to_vec(), None));
                 now
             }
         }
@@ -131,16 +137,27 @@ impl MemoryState {
     fn count_events(events: &VecDeque<u64>, window_seconds: u32, now: u64) -> u64 {
         let window = window_ms(window_seconds);
         // Events are in arrival order; count from the newest back.
-        events.iter().rev().take_while(|t| in_window(**t, window, now)).count() as u64
+        events
+            .iter()
+            .rev()
+            .take_while(|t| in_window(**t, window, now))
+            .count() as u64
     }
 
     fn count_members(members: &HashMap<String, u64>, window_seconds: u32, now: u64) -> u64 {
         let window = window_ms(window_seconds);
-        members.values().filter(|seen| in_window(**seen, window, now)).count() as u64
+        members
+            .values()
+            .filter(|seen| in_window(**seen, window, now))
+            .count() as u64
     }
 
     fn prune_events(w: &mut Window<VecDeque<u64>>, now: u64) {
-        while w.data.front().is_some_and(|t| !in_window(*t, w.longest_ms, now)) {
+        while w
+            .data
+            .front()
+            .is_some_and(|t| !in_window(*t, w.longest_ms, now))
+        {
             w.data.pop_front();
         }
     }
@@ -299,7 +316,10 @@ mod tests {
     fn domains_match_their_subdomains() {
         let list = NamedList::plain(["Spam.Example"], Severity::Suspend);
         assert!(list.contains("spam.example"));
-        assert_eq!(list.match_domain("a.b.spam.example").unwrap().domain, "spam.example");
+        assert_eq!(
+            list.match_domain("a.b.spam.example").unwrap().domain,
+            "spam.example"
+        );
         assert!(list.match_domain("notspam.example").is_none());
         assert!(list.match_domain("example").is_none());
     }

@@ -40,7 +40,11 @@ pub struct ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line > 0 {
-            write!(f, "{} at line {} column {}", self.message, self.line, self.column)
+            write!(
+                f,
+                "{} at line {} column {}",
+                self.message, self.line, self.column
+            )
         } else {
             f.write_str(&self.message)
         }
@@ -138,7 +142,9 @@ fn build(doc: Doc<'_>, options: &Options<'_>) -> Activity {
     for tag in tags.flat_map(|t| t.0.iter()) {
         match tag.kind.as_deref() {
             Some("Mention") => {
-                let Some(href) = tag.href.as_deref() else { continue };
+                let Some(href) = tag.href.as_deref() else {
+                    continue;
+                };
                 tag_hrefs.push(href);
                 if mentions.iter().any(|m| m.href == href) {
                     continue;
@@ -270,7 +276,12 @@ struct Doc<'a> {
     id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "first_ref")]
     actor: Option<Ref<'a>>,
-    #[serde(rename = "attributedTo", borrow, default, deserialize_with = "first_ref")]
+    #[serde(
+        rename = "attributedTo",
+        borrow,
+        default,
+        deserialize_with = "first_ref"
+    )]
     attributed_to: Option<Ref<'a>>,
     #[serde(borrow, default)]
     object: Option<ObjectField<'a>>,

@@ -1,6 +1,17 @@
 //! Constructors and queries for what modules return and declare.
 
-use crate::{Description, Rewrite, Ruling, Score, Verdict};
+use crate::{Description, Rewrite, Ruling, Score, Severity, Verdict};
+
+impl Severity {
+    /// Mastodon's name for the severity.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Silence => "silence",
+            Severity::Suspend => "suspend",
+            Severity::Noop => "noop",
+        }
+    }
+}
 
 impl Verdict {
     /// No opinion.
@@ -69,6 +80,14 @@ impl Verdict {
         match &self.ruling {
             Ruling::Score(s) => s.points,
             _ => 0.0,
+        }
+    }
+
+    /// The labels of a score verdict, none otherwise.
+    pub fn labels(&self) -> &[String] {
+        match &self.ruling {
+            Ruling::Score(s) => &s.labels,
+            _ => &[],
         }
     }
 

@@ -60,8 +60,11 @@ impl Html {
                 (false, "script") => skip_until = Some("script"),
                 (false, "style") => skip_until = Some("style"),
                 (_, "br") => raw_text.push('\n'),
-                (true, "p" | "div" | "blockquote" | "li" | "h1" | "h2" | "h3" | "h4" | "h5"
-                | "h6" | "pre") => raw_text.push_str("\n\n"),
+                (
+                    true,
+                    "p" | "div" | "blockquote" | "li" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+                    | "pre",
+                ) => raw_text.push_str("\n\n"),
                 (false, "a") => {
                     if let Some(href) = attribute(tag, "href") {
                         let class = attribute(tag, "class").unwrap_or_default();
@@ -171,7 +174,15 @@ mod tests {
 
     #[test]
     fn hostile_markup_never_panics() {
-        for input in ["<", "<a href=", "<a href='x", "a < b > c", "<<<>>>", "<p>é</p", "&#xZZ;"] {
+        for input in [
+            "<",
+            "<a href=",
+            "<a href='x",
+            "a < b > c",
+            "<<<>>>",
+            "<p>é</p",
+            "&#xZZ;",
+        ] {
             let _ = Html::scan(input);
         }
         assert_eq!(Html::scan("a < b").text, "a");

@@ -37,7 +37,10 @@ fn create_note_with_mentions_tags_links_and_addressing() {
     assert_eq!(a.kind, "Create");
     assert_eq!(a.actor_host.as_deref(), Some("remote.example"));
     assert_eq!(a.object_kind.as_deref(), Some("Note"));
-    assert_eq!(a.object_id.as_deref(), Some("https://remote.example/notes/1"));
+    assert_eq!(
+        a.object_id.as_deref(),
+        Some("https://remote.example/notes/1")
+    );
     assert_eq!(a.text, "Hi @alice see x");
     assert_eq!(a.mentions.len(), 2, "duplicate mentions are folded");
     assert!(a.mentions[0].local);
@@ -61,9 +64,18 @@ fn addressing_gives_visibility() {
         .visibility
     };
     assert_eq!(vis(r#""as:Public""#, "[]"), Visibility::Public);
-    assert_eq!(vis(r#"["https://r.example/u/followers"]"#, r#"["Public"]"#), Visibility::Unlisted);
-    assert_eq!(vis(r#"["https://r.example/u/followers"]"#, "[]"), Visibility::Followers);
-    assert_eq!(vis(r#"["https://home.example/users/alice"]"#, "null"), Visibility::Direct);
+    assert_eq!(
+        vis(r#"["https://r.example/u/followers"]"#, r#"["Public"]"#),
+        Visibility::Unlisted
+    );
+    assert_eq!(
+        vis(r#"["https://r.example/u/followers"]"#, "[]"),
+        Visibility::Followers
+    );
+    assert_eq!(
+        vis(r#"["https://home.example/users/alice"]"#, "null"),
+        Visibility::Direct
+    );
     assert_eq!(vis("[]", "[]"), Visibility::Unknown);
 }
 
@@ -76,7 +88,10 @@ fn flexible_shapes_are_accepted() {
     );
     assert_eq!(a.kind, "Announce");
     assert_eq!(a.actor.as_deref(), Some("https://r.example/u"));
-    assert_eq!(a.object_id.as_deref(), Some("https://elsewhere.example/notes/9"));
+    assert_eq!(
+        a.object_id.as_deref(),
+        Some("https://elsewhere.example/notes/9")
+    );
     assert_eq!(a.object_kind, None);
     assert_eq!(a.mentions.len(), 1);
     assert_eq!(a.text, "");
@@ -106,7 +121,8 @@ fn bare_objects_are_their_own_subject() {
 
 #[test]
 fn errors_say_what_and_where() {
-    let e = parse_activity("{\n  \"type\": \"Create\",\n  oops\n}", &Options::default()).unwrap_err();
+    let e =
+        parse_activity("{\n  \"type\": \"Create\",\n  oops\n}", &Options::default()).unwrap_err();
     assert_eq!((e.line, e.column), (3, 3));
     assert!(e.message.contains("key must be a string"), "{e}");
     assert!(e.to_string().ends_with("at line 3 column 3"));

@@ -1,0 +1,381 @@
+//! The configuration file: one TOML document, strict (an unknown key is an
+//! error naming the key and the file), with safe defaults for everything.
+//!
+//! Every key is documented in `docs/config.md`; `examples/palisade.toml` is
+//! an annotated example.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lists::ListFormat;
+use crate::runtime::RuntimeLimits;
+
+/// The configuration used when none is given: the bundled modules.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// The configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Hosts whose users are local to the protected server. Mentions of
+    /// them are marked `local` for modules.
+    #[serde(default)]
+    pub local_hosts: Vec<String>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    /// Named lists for the `lists` capability.
+    #[serde(default)]
+    pub lists: BTreeMap<String, ListConfig>,
+    /// The modules, in the order they judge. Absent: the bundled defaults.
+    #[serde(default = "default_policies")]
+    pub policy: Vec<PolicyConfig>,
+    /// A folder of drop-in modules (`NAME.wasm`, optional `NAME.toml`
+    /// beside it), judged after the `[[policy]]` entries, by name.
+    #[serde(default)]
+    pub policies_dir: Option<PathBuf>,
+    /// Where relative paths in the file are resolved from: the file's folder.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// CPU deadline of one module call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Linear memory cap of one module instance, in MiB.
+    pub memory_mib: u64,
+    /// Wasm stack cap of one call, in KiB.
+    pub stack_kib: u64,
+    /// Module instances live at once, across all modules.
+    pub instances: u32,
+    /// Keep instances warm between activities (true) or create a fresh
+    /// instance for every activity (false).
+    pub reuse_instances: bool,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let d = RuntimeLimits::default();
+        LimitsConfig {
+            timeout_ms: d.timeout.as_millis() as u64,
+            memory_mib: (d.memory_bytes >> 20) as u64,
+            stack_kib: (d.stack_bytes >> 10) as u64,
+            instances: d.instances,
+            reuse_instances: d.reuse_instances,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn runtime_limits(&self) -> RuntimeLimits {
+        RuntimeLimits {
+            timeout: Duration::from_millis(self.timeout_ms),
+            memory_bytes: (self.memory_mib as usize) << 20,
+            stack_bytes: (self.stack_kib as usize) << 10,
+            instances: self.instances,
+            reuse_instances: self.reuse_instances,
+        }
+    }
+}
+
+/// Score totals at which an activity is quarantined or rejected.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    pub quarantine: f64,
+    pub reject: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            quarantine: 5.0,
+            reject: 10.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListConfig {
+    /// The list file, relative to the configuration file.
+    pub path: PathBuf,
+    /// `mastodon-csv` or `text`; by default `.csv` files are Mastodon
+    /// domain-block exports and anything else plain text.
+    #[serde(default)]
+    pub format: Option<ListFormat>,
+    /// The severity plain-text entries get in domain lookups.
+    #[serde(default)]
+    pub severity: ListSeverity,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ListSeverity {
+    #[default]
+    Suspend,
+    Silence,
+    Noop,
+}
+
+/// Whether a module's verdicts count.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Verdicts are applied.
+    #[default]
+    Enforce,
+    /// The module runs and its verdicts are logged and counted, never
+    /// applied: for trying a module on live traffic.
+    Shadow,
+}
+
+/// What a module's failure (timeout, memory cap, trap, bad output) means
+/// for the activity.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FailurePolicy {
+    /// As if the module had no opinion (fail open).
+    #[default]
+    Skip,
+    /// Hold the activity for a moderator.
+    Quarantine,
+    /// Drop the activity (fail closed).
+    Reject,
+}
+
+/// A capability a module may be granted.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    Log,
+    State,
+    Lists,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::State => "state",
+            Capability::Lists => "lists",
+        }
+    }
+
+    /// The capability behind a `palisade:policy` interface name.
+    pub fn from_interface(interface: &str) -> Option<Capability> {
+        match interface {
+            "log" => Some(Capability::Log),
+            "state" => Some(Capability::State),
+            "lists" => Some(Capability::Lists),
+            _ => None,
+        }
+    }
+}
+
+/// One module in the pipeline.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// `builtin:NAME` for a bundled module, or a `.wasm` path (relative to
+    /// the configuration file).
+    #[serde(default)]
+    pub source: String,
+    /// The name in decisions and metrics; by default what the module says.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub mode: Mode,
+    /// Multiplies the module's score points.
+    #[serde(default = "one")]
+    pub weight: f64,
+    #[serde(default)]
+    pub on_error: FailurePolicy,
+    /// Capabilities the module may import. `log` only, by default.
+    #[serde(default = "default_grants")]
+    pub grants: Vec<Capability>,
+    /// Overrides `limits.timeout_ms` for this module.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Lowers `limits.memory_mib` for this module.
+    #[serde(default)]
+    pub memory_mib: Option<u64>,
+    /// Refuse the module unless its sha256 is this (hex).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// The module's own configuration, handed to it as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn default_grants() -> Vec<Capability> {
+    vec![Capability::Log]
+}
+
+fn default_policies() -> Vec<PolicyConfig> {
+    Config::default().policy
+}
+
+impl PolicyConfig {
+    /// The module's configuration as the JSON text `configure` receives.
+    pub fn config_json(&self) -> String {
+        serde_json::to_string(&self.config).unwrap_or_else(|_| "{}".to_owned())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config: Config =
+            toml::from_str(DEFAULT_CONFIG).expect("the embedded default configuration parses");
+        config.base_dir = PathBuf::from(".");
+        config
+    }
+}
+
+impl Config {
+    /// Read and check a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        config.base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_owned);
+        Ok(config)
+    }
+
+    /// Parse configuration text; the error names the key and line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        for (i, p) in self.policy.iter().enumerate() {
+            if p.source.trim().is_empty() {
+                return Err(format!(
+                    "[[policy]] number {} has no `source` (a `builtin:NAME` or a path to a .wasm file)",
+                    i + 1
+                ));
+            }
+            if !p.weight.is_finite() {
+                return Err(format!(
+                    "[[policy]] `{}`: weight must be a finite number",
+                    p.source
+                ));
+            }
+        }
+        if self.thresholds.quarantine > self.thresholds.reject {
+            return Err(format!(
+                "thresholds.quarantine ({}) is above thresholds.reject ({})",
+                self.thresholds.quarantine, self.thresholds.reject
+            ));
+        }
+        if self.limits.timeout_ms == 0 || self.limits.memory_mib == 0 || self.limits.instances == 0
+        {
+            return Err(
+                "limits.timeout_ms, limits.memory_mib and limits.instances must be above 0"
+                    .to_owned(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Resolve a path from the file against the file's folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_configuration_loads_the_bundled_modules() {
+        let c = Config::default();
+        let sources: Vec<&str> = c.policy.iter().map(|p| p.source.as_str()).collect();
+        assert_eq!(
+            sources,
+            [
+                "builtin:mention-limit",
+                "builtin:first-contact",
+                "builtin:duplicate-burst",
+                "builtin:domain-list"
+            ]
+        );
+        assert_eq!(c.thresholds.reject, 10.0);
+    }
+
+    #[test]
+    fn an_empty_file_means_the_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.policy.len(), 4);
+        assert!(c.limits.reuse_instances);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::parse("[limits]\ntimeout = 5\n").unwrap_err();
+        assert!(e.contains("unknown field `timeout`"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        let e = Config::parse("[[policy]]\nsource = \"builtin:x\"\ngrants = [\"network\"]\n")
+            .unwrap_err();
+        assert!(e.contains("unknown variant `network`"), "{e}");
+    }
+
+    #[test]
+    fn policies_need_a_source_and_sane_thresholds() {
+        let e = Config::parse("[[policy]]\nmode = \"shadow\"\n").unwrap_err();
+        assert!(e.contains("has no `source`"), "{e}");
+        let e = Config::parse("[thresholds]\nquarantine = 20\nreject = 10\n").unwrap_err();
+        assert!(e.contains("above thresholds.reject"), "{e}");
+    }
+
+    #[test]
+    fn module_config_becomes_json() {
+        let c = Config::parse(
+            "[[policy]]\nsource = \"builtin:mention-limit\"\n[policy.config]\nmax_mentions = 3\naction = \"score\"\n",
+        )
+        .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&c.policy[0].config_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"max_mentions": 3, "action": "score"})
+        );
+        assert_eq!(c.policy[0].grants, [Capability::Log]);
+    }
+}

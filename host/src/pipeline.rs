@@ -1,0 +1,109 @@
+//! The path of one activity: parse once, build the context, ask each module
+//! in order, combine. Everything else in Palisade (the CLI, the server)
+//! calls [`PolicySet::judge`].
+
+use std::time::Instant;
+
+use palisade_sdk::parse::{Options, parse_activity};
+
+use crate::decision::{Combiner, Decision, InputError, Outcome};
+use crate::policy_set::PolicySet;
+use crate::runtime::{Activity, Context, Direction};
+
+/// First-seen subjects are kept under these prefixes in the state backend,
+/// apart from every module's namespace (module names cannot contain NUL).
+const ACTOR_KEY: &str = "actor\0";
+const HOST_KEY: &str = "host\0";
+
+/// The circumstances of one activity, from the transport.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub direction: Direction,
+    /// Milliseconds since the Unix epoch.
+    pub received_at: u64,
+    /// The local recipient named by the inbox path, if any.
+    pub recipient: Option<String>,
+}
+
+impl Envelope {
+    /// An inbound activity received now, for no one in particular.
+    pub fn inbound_now() -> Envelope {
+        Envelope {
+            direction: Direction::Inbound,
+            received_at: crate::runtime::unix_ms(),
+            recipient: None,
+        }
+    }
+}
+
+impl PolicySet {
+    /// Judge one document (the request body, as text).
+    pub fn judge(&self, body: &str, envelope: &Envelope) -> Decision {
+        let parsed = parse_activity(body, &Options::new(&self.local_hosts));
+        let activity: Activity = match parsed {
+            Ok(a) => a.into(),
+            Err(e) => {
+                return Decision::unreadable(InputError {
+                    message: e.message,
+                    line: e.line,
+                    column: e.column,
+                });
+            }
+        };
+        let cx = self.context(&activity, envelope);
+        let mut combiner = Combiner::new(activity.id.clone(), self.thresholds);
+        // Modules that asked for the raw JSON get their own copy with it.
+        let mut with_raw: Option<Activity> = None;
+        for module in &self.modules {
+            let view = if module.wants_raw() {
+                with_raw.get_or_insert_with(|| Activity {
+                    raw: Some(body.to_owned()),
+                    ..activity.clone()
+                })
+            } else {
+                &activity
+            };
+            let start = Instant::now();
+            let result = module.judge(view, &cx);
+            let settings = module.settings();
+            combiner.add(Outcome {
+                module: module.name(),
+                version: module.version(),
+                mode: settings.mode,
+                weight: settings.weight,
+                on_error: settings.on_error,
+                result,
+                micros: start.elapsed().as_micros() as u64,
+            });
+            if combiner.done() {
+                break;
+            }
+        }
+        combiner.finish()
+    }
+
+    /// The context modules see, recording first-seen times as a side effect.
+    fn context(&self, activity: &Activity, envelope: &Envelope) -> Context {
+        let now = envelope.received_at;
+        let state = self.state.as_ref();
+        let first_seen = |prefix: &str, subject: &Option<String>| {
+            let subject = subject.as_deref()?;
+            match state.first_seen(&format!("{prefix}{subject}"), now) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    // Without the store, treat the subject as new: modules
+                    // then apply their stricter limits, which fails safe.
+                    tracing::warn!(error = %e, "first-seen lookup failed");
+                    Some(now)
+                }
+            }
+        };
+        Context {
+            direction: envelope.direction,
+            received_at: now,
+            actor_first_seen: first_seen(ACTOR_KEY, &activity.actor),
+            host_first_seen: first_seen(HOST_KEY, &activity.actor_host),
+            recipient: envelope.recipient.clone(),
+        }
+    }
+}

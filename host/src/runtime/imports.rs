@@ -1,0 +1,128 @@
+//! The capabilities, as the host implements them for a module's store.
+//! Each call is scoped to the module's namespace; a backend failure or a
+//! missing list traps the module (its failure policy then applies).
+
+use super::StoreData;
+use super::bindings::palisade::policy::{lists, log, state, types};
+use palisade_sdk as sdk;
+
+/// Longest log message kept; the rest is cut.
+const MAX_LOG_MESSAGE: usize = 2048;
+
+impl types::Host for StoreData {}
+
+impl log::Host for StoreData {
+    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        let mut message = message;
+        if message.len() > MAX_LOG_MESSAGE {
+            let mut cut = MAX_LOG_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let module = &*self.namespace;
+        match level {
+            log::Level::Trace => tracing::trace!(module, "{message}"),
+            log::Level::Debug => tracing::debug!(module, "{message}"),
+            log::Level::Info => tracing::info!(module, "{message}"),
+            log::Level::Warn => tracing::warn!(module, "{message}"),
+            log::Level::Error => tracing::error!(module, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl state::Host for StoreData {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self.state.get(&self.namespace, &key, self.now_ms)?)
+    }
+
+    fn put(&mut self, key: String, value: Vec<u8>, ttl_seconds: u32) -> wasmtime::Result<()> {
+        Ok(self
+            .state
+            .put(&self.namespace, &key, &value, ttl_seconds, self.now_ms)?)
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        Ok(self.state.delete(&self.namespace, &key)?)
+    }
+
+    fn hit(&mut self, key: String, window_seconds: u32) -> wasmtime::Result<u64> {
+        Ok(self
+            .state
+            .hit(&self.namespace, &key, window_seconds, self.now_ms)?)
+    }
+
+    fn count(&mut self, key: String, window_seconds: u32) -> wasmtime::Result<u64> {
+        Ok(self
+            .state
+            .count(&self.namespace, &key, window_seconds, self.now_ms)?)
+    }
+
+    fn distinct_add(
+        &mut self,
+        key: String,
+        member: String,
+        window_seconds: u32,
+    ) -> wasmtime::Result<u64> {
+        Ok(self
+            .state
+            .distinct_add(&self.namespace, &key, &member, window_seconds, self.now_ms)?)
+    }
+
+    fn distinct_count(&mut self, key: String, window_seconds: u32) -> wasmtime::Result<u64> {
+        Ok(self
+            .state
+            .distinct_count(&self.namespace, &key, window_seconds, self.now_ms)?)
+    }
+}
+
+impl StoreData {
+    fn list(&self, name: &str) -> wasmtime::Result<&sdk::memory::NamedList> {
+        self.lists.get(name).ok_or_else(|| {
+            wasmtime::format_err!(
+                "module `{}` looked up the list `{name}`, which is not configured \
+                 (configured: {})",
+                self.namespace,
+                {
+                    let mut names: Vec<&str> = self.lists.names().collect();
+                    names.sort_unstable();
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                }
+            )
+        })
+    }
+}
+
+impl lists::Host for StoreData {
+    fn contains(&mut self, name: String, value: String) -> wasmtime::Result<bool> {
+        Ok(self.list(&name)?.contains(&value))
+    }
+
+    fn match_domain(
+        &mut self,
+        name: String,
+        host: String,
+    ) -> wasmtime::Result<Option<lists::DomainEntry>> {
+        Ok(self
+            .list(&name)?
+            .match_domain(&host)
+            .map(|e| lists::DomainEntry {
+                domain: e.domain.clone(),
+                severity: match e.severity {
+                    sdk::Severity::Silence => lists::Severity::Silence,
+                    sdk::Severity::Suspend => lists::Severity::Suspend,
+                    sdk::Severity::Noop => lists::Severity::Noop,
+                },
+                reject_media: e.reject_media,
+                reject_reports: e.reject_reports,
+                comment: e.comment.clone(),
+            }))
+    }
+}

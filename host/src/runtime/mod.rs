@@ -1,0 +1,209 @@
+//! The sandbox: one wasmtime engine for every module, with the pooling
+//! allocator, epoch deadlines, a memory cap per store, a bounded stack and
+//! WASI that grants nothing.
+
+mod bindings;
+mod imports;
+mod limits;
+mod module;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub use bindings::{
+    Activity, Context, Description, Direction, Rewrite, Ruling, Score, Verdict, Visibility,
+};
+pub use module::{
+    CallError, ErrorKind, LoadError, Module, ModuleSettings, ModuleStats, sha256_hex, unix_ms,
+};
+
+use crate::lists::Lists;
+use crate::state::StateBackend;
+use limits::MemoryCap;
+
+/// How often the epoch advances: the granularity of call deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Limits that hold for every module (a module's settings may lower some).
+#[derive(Debug, Clone)]
+pub struct RuntimeLimits {
+    /// CPU deadline of one call.
+    pub timeout: Duration,
+    /// The most linear memory one instance may have.
+    pub memory_bytes: usize,
+    /// The most wasm stack one call may use.
+    pub stack_bytes: usize,
+    /// Instances that may be live at once across all modules: the pool.
+    pub instances: u32,
+    /// Reuse a module's instance for the next activity (true) or create a
+    /// fresh one per activity (false). See docs/adr/0002.
+    pub reuse_instances: bool,
+}
+
+impl Default for RuntimeLimits {
+    fn default() -> Self {
+        RuntimeLimits {
+            timeout: Duration::from_millis(50),
+            memory_bytes: 64 << 20,
+            stack_bytes: 512 << 10,
+            instances: 256,
+            reuse_instances: true,
+        }
+    }
+}
+
+/// What every module shares: the engine, the linker with the capabilities,
+/// the backends behind them.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<StoreData>,
+    limits: RuntimeLimits,
+    state: Arc<dyn StateBackend>,
+    lists: Arc<Lists>,
+    _ticker: Ticker,
+}
+
+impl Runtime {
+    pub fn new(
+        limits: RuntimeLimits,
+        state: Arc<dyn StateBackend>,
+        lists: Arc<Lists>,
+    ) -> wasmtime::Result<Arc<Runtime>> {
+        let engine = Engine::new(&engine_config(&limits))?;
+        let mut linker = Linker::new(&engine);
+        // Guests built for wasm32-wasip2 import WASI even for pure
+        // computation; the context grants nothing (no preopens, no
+        // environment, no sockets, output discarded).
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::PolicyModule::add_to_linker::<StoreData, wasmtime::component::HasSelf<StoreData>>(
+            &mut linker,
+            |s| s,
+        )?;
+        let ticker = Ticker::start(engine.clone());
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            limits,
+            state,
+            lists,
+            _ticker: ticker,
+        }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn limits(&self) -> &RuntimeLimits {
+        &self.limits
+    }
+
+    pub fn state(&self) -> &Arc<dyn StateBackend> {
+        &self.state
+    }
+
+    pub fn lists(&self) -> &Arc<Lists> {
+        &self.lists
+    }
+}
+
+fn engine_config(limits: &RuntimeLimits) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(limits.stack_bytes);
+    config.memory_init_cow(true);
+    let mut pool = PoolingAllocationConfig::default();
+    let n = limits.instances.max(1);
+    pool.total_component_instances(n)
+        // Components bundle several core modules (the program, shims for
+        // its imports); interpreted guests more.
+        .total_core_instances(n * 8)
+        .max_core_instances_per_component(64)
+        .total_memories(n * 2)
+        .max_memories_per_component(8)
+        .total_tables(n * 4)
+        .max_tables_per_component(16)
+        .table_elements(100_000)
+        .max_memory_size(limits.memory_bytes);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`]: one thread for every
+/// deadline of every call.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("palisade-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawn the epoch thread");
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What a store holds for one instance of one module.
+pub(crate) struct StoreData {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryCap,
+    /// The module's name: its state namespace and log tag.
+    namespace: Arc<str>,
+    state: Arc<dyn StateBackend>,
+    lists: Arc<Lists>,
+    /// The current activity's receive time, for state windows.
+    now_ms: u64,
+}
+
+impl StoreData {
+    pub(crate) fn new(runtime: &Runtime, namespace: Arc<str>, memory_bytes: usize) -> Self {
+        StoreData {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            memory: MemoryCap::new(memory_bytes),
+            namespace,
+            state: runtime.state.clone(),
+            lists: runtime.lists.clone(),
+            now_ms: 0,
+        }
+    }
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

@@ -1,0 +1,494 @@
+//! One loaded policy module: its compiled component, what it said about
+//! itself, its settings, and a small pool of warm instances.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, types::ComponentItem};
+use wasmtime::{Store, Trap};
+
+use super::bindings::{
+    Activity, Context, Description, PolicyModule, PolicyModulePre, Ruling, Verdict,
+};
+use super::{EPOCH_TICK, Runtime, StoreData};
+use crate::config::{Capability, FailurePolicy, Mode, PolicyConfig};
+
+/// Limits on what a module may return, so one module cannot flood the
+/// decision log.
+const MAX_REASON_BYTES: usize = 4096;
+const MAX_LABELS: usize = 16;
+const MAX_LABEL_BYTES: usize = 64;
+const MAX_ABS_POINTS: f64 = 1e6;
+
+/// Consecutive failures after which a module is backed off.
+const BACKOFF_AFTER: u32 = 5;
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// Why a module was not loaded. Each message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("sha256 is {actual}, but the configuration pins {expected}")]
+    PinMismatch { expected: String, actual: String },
+    #[error("not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    #[error(
+        "imports `{interface}` but is not granted `{capability}`: add \"{capability}\" to its grants if you trust it with that"
+    )]
+    NotGranted {
+        interface: String,
+        capability: &'static str,
+    },
+    #[error(
+        "imports `{0}`, which Palisade does not provide (modules may import only palisade:policy capabilities and WASI)"
+    )]
+    UnknownImport(String),
+    #[error("does not implement the palisade:policy world: {0}")]
+    World(String),
+    #[error("failed to start: {0}")]
+    Start(CallError),
+    #[error(
+        "describe() returned an unusable name `{0}`: use lower-case letters, digits and dashes"
+    )]
+    BadName(String),
+    #[error("refused its configuration: {0}")]
+    Configure(String),
+}
+
+/// How a call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The call ran past its CPU deadline and was interrupted.
+    Timeout,
+    /// The module tried to grow its memory past the cap.
+    Memory,
+    /// The module trapped (a panic, an unreachable, a failed capability call).
+    Trap,
+    /// The module returned something the host does not accept.
+    BadOutput,
+    /// No instance could be created (pool exhausted, start-up trap).
+    Instantiate,
+    /// The module failed too often in a row and is resting.
+    Backoff,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 6] = [
+        ErrorKind::Timeout,
+        ErrorKind::Memory,
+        ErrorKind::Trap,
+        ErrorKind::BadOutput,
+        ErrorKind::Instantiate,
+        ErrorKind::Backoff,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Memory => "memory",
+            ErrorKind::Trap => "trap",
+            ErrorKind::BadOutput => "bad-output",
+            ErrorKind::Instantiate => "instantiate",
+            ErrorKind::Backoff => "backoff",
+        }
+    }
+}
+
+/// A failed call: its kind and what happened.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}: {message}", kind.as_str())]
+pub struct CallError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl CallError {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        CallError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Counters kept per module.
+#[derive(Debug, Default)]
+pub struct ModuleStats {
+    pub calls: AtomicU64,
+    pub errors: [AtomicU64; 6],
+    pub instantiations: AtomicU64,
+}
+
+impl ModuleStats {
+    pub fn errors_of(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// A module's settings as the host applies them.
+#[derive(Debug, Clone)]
+pub struct ModuleSettings {
+    pub mode: Mode,
+    pub weight: f64,
+    pub on_error: FailurePolicy,
+    pub timeout: Duration,
+    pub memory_bytes: usize,
+}
+
+struct Warm {
+    store: Store<StoreData>,
+    bindings: PolicyModule,
+}
+
+/// A loaded, configured policy module. Immutable but for its pool and
+/// counters; shared by every activity judged with it.
+pub struct Module {
+    name: Arc<str>,
+    description: Description,
+    sha256: String,
+    source: String,
+    capabilities: Vec<&'static str>,
+    settings: ModuleSettings,
+    wants_raw: bool,
+    config_json: String,
+    pre: PolicyModulePre<StoreData>,
+    runtime: Arc<Runtime>,
+    idle: Mutex<Vec<Warm>>,
+    stats: ModuleStats,
+    failures_in_a_row: AtomicU32,
+    resting_until_ms: AtomicU64,
+}
+
+/// The hex sha256 of a module's bytes, the identity admins pin.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Module {
+    /// Compile, check and configure a module. `source` names where it came
+    /// from (a path or `builtin:NAME`) for messages.
+    pub fn load(
+        runtime: &Arc<Runtime>,
+        source: &str,
+        bytes: &[u8],
+        cfg: &PolicyConfig,
+        config_json: String,
+    ) -> Result<Module, LoadError> {
+        let sha256 = sha256_hex(bytes);
+        if let Some(expected) = &cfg.sha256 {
+            if !expected.eq_ignore_ascii_case(&sha256) {
+                return Err(LoadError::PinMismatch {
+                    expected: expected.clone(),
+                    actual: sha256,
+                });
+            }
+        }
+        let component = Component::new(runtime.engine(), bytes)
+            .map_err(|e| LoadError::NotAComponent(format!("{e:#}")))?;
+        let capabilities = check_imports(runtime, &component, &cfg.grants)?;
+        let pre = runtime
+            .linker
+            .instantiate_pre(&component)
+            .and_then(PolicyModulePre::new)
+            .map_err(|e| LoadError::World(format!("{e:#}")))?;
+
+        let limits = runtime.limits();
+        let settings = ModuleSettings {
+            mode: cfg.mode,
+            weight: cfg.weight,
+            on_error: cfg.on_error,
+            timeout: cfg.timeout_ms.map_or(limits.timeout, Duration::from_millis),
+            memory_bytes: cfg
+                .memory_mib
+                .map_or(limits.memory_bytes, |m| (m as usize) << 20)
+                .min(limits.memory_bytes),
+        };
+
+        // A first instance: it says who it is and checks its configuration.
+        let mut module = Module {
+            name: Arc::from(cfg.name.as_deref().unwrap_or("")),
+            description: Description {
+                name: String::new(),
+                version: String::new(),
+                description: String::new(),
+                capabilities: Vec::new(),
+                config_schema: None,
+            },
+            sha256,
+            source: source.to_owned(),
+            capabilities,
+            settings,
+            wants_raw: false,
+            config_json,
+            pre,
+            runtime: runtime.clone(),
+            idle: Mutex::new(Vec::new()),
+            stats: ModuleStats::default(),
+            failures_in_a_row: AtomicU32::new(0),
+            resting_until_ms: AtomicU64::new(0),
+        };
+        let mut warm = module.instantiate_bare().map_err(LoadError::Start)?;
+        module.arm(&mut warm.store);
+        let description = warm
+            .bindings
+            .palisade_policy_policy()
+            .call_describe(&mut warm.store)
+            .map_err(|e| LoadError::Start(classify(e, &mut warm.store)))?;
+        if !valid_name(&description.name) {
+            return Err(LoadError::BadName(description.name));
+        }
+        if module.name.is_empty() {
+            module.name = Arc::from(description.name.as_str());
+        }
+        module.wants_raw = description.capabilities.iter().any(|c| c == "raw-json");
+        module.description = description;
+        // The store's namespace is the final name; rebuild the instance
+        // under it rather than patch the store.
+        let mut warm = module.instantiate_bare().map_err(LoadError::Start)?;
+        module.configure(&mut warm).map_err(|e| match e.kind {
+            ErrorKind::BadOutput => LoadError::Configure(e.message),
+            _ => LoadError::Start(e),
+        })?;
+        module.idle.lock().expect("fresh lock").push(warm);
+        Ok(module)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn description(&self) -> &Description {
+        &self.description
+    }
+
+    pub fn version(&self) -> &str {
+        &self.description.version
+    }
+
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The capabilities the module imports (all of them granted).
+    pub fn capabilities(&self) -> &[&'static str] {
+        &self.capabilities
+    }
+
+    pub fn settings(&self) -> &ModuleSettings {
+        &self.settings
+    }
+
+    pub fn wants_raw(&self) -> bool {
+        self.wants_raw
+    }
+
+    pub fn stats(&self) -> &ModuleStats {
+        &self.stats
+    }
+
+    /// Judge one activity under the module's deadline and memory cap.
+    pub fn judge(&self, activity: &Activity, cx: &Context) -> Result<Verdict, CallError> {
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let result = self.judge_inner(activity, cx);
+        let now = unix_ms();
+        match &result {
+            Ok(_) => self.failures_in_a_row.store(0, Ordering::Relaxed),
+            Err(e) => {
+                self.stats.errors[e.kind as usize].fetch_add(1, Ordering::Relaxed);
+                if e.kind != ErrorKind::Backoff {
+                    let n = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n >= BACKOFF_AFTER {
+                        let rest =
+                            Duration::from_secs(1 << (n - BACKOFF_AFTER).min(6)).min(BACKOFF_MAX);
+                        self.resting_until_ms
+                            .store(now + rest.as_millis() as u64, Ordering::Relaxed);
+                        tracing::warn!(module = %self.name, failures = n, rest_s = rest.as_secs(), "module keeps failing; backing off");
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    fn judge_inner(&self, activity: &Activity, cx: &Context) -> Result<Verdict, CallError> {
+        let resting_until = self.resting_until_ms.load(Ordering::Relaxed);
+        if resting_until > unix_ms() {
+            return Err(CallError::new(
+                ErrorKind::Backoff,
+                format!(
+                    "failed {} times in a row; resting",
+                    self.failures_in_a_row.load(Ordering::Relaxed)
+                ),
+            ));
+        }
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut warm = match idle {
+            Some(warm) => warm,
+            None => {
+                let mut warm = self.instantiate_bare()?;
+                self.configure(&mut warm)?;
+                warm
+            }
+        };
+        warm.store.data_mut().now_ms = cx.received_at;
+        self.arm(&mut warm.store);
+        let verdict = warm
+            .bindings
+            .palisade_policy_policy()
+            .call_judge(&mut warm.store, activity, cx)
+            .map_err(|e| classify(e, &mut warm.store))?;
+        check_verdict(&verdict)?;
+        if self.runtime.limits().reuse_instances {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            // Keep as many warm instances as calls ever ran at once.
+            idle.push(warm);
+        }
+        Ok(verdict)
+    }
+
+    /// A new instance with its store, not yet configured.
+    fn instantiate_bare(&self) -> Result<Warm, CallError> {
+        self.stats.instantiations.fetch_add(1, Ordering::Relaxed);
+        let data = StoreData::new(&self.runtime, self.name.clone(), self.settings.memory_bytes);
+        let mut store = Store::new(self.runtime.engine(), data);
+        store.limiter(|d| &mut d.memory);
+        self.arm(&mut store);
+        let bindings =
+            self.pre
+                .instantiate(&mut store)
+                .map_err(|e| match classify(e, &mut store) {
+                    CallError {
+                        kind: ErrorKind::Trap,
+                        message,
+                    } => CallError::new(ErrorKind::Instantiate, message),
+                    other => other,
+                })?;
+        Ok(Warm { store, bindings })
+    }
+
+    /// Call `configure`; a refusal is reported as `BadOutput` with the
+    /// module's own message.
+    fn configure(&self, warm: &mut Warm) -> Result<(), CallError> {
+        self.arm(&mut warm.store);
+        warm.bindings
+            .palisade_policy_policy()
+            .call_configure(&mut warm.store, &self.config_json)
+            .map_err(|e| classify(e, &mut warm.store))?
+            .map_err(|message| CallError::new(ErrorKind::BadOutput, message))
+    }
+
+    /// Give the next call its deadline.
+    fn arm(&self, store: &mut Store<StoreData>) {
+        let tick = EPOCH_TICK.as_micros().max(1);
+        let ticks = self.settings.timeout.as_micros().div_ceil(tick) as u64;
+        // One more tick: the current one may be almost over.
+        store.set_epoch_deadline(ticks.max(1) + 1);
+    }
+}
+
+/// Which capabilities `component` imports, refusing any not granted and
+/// anything Palisade does not provide.
+fn check_imports(
+    runtime: &Runtime,
+    component: &Component,
+    grants: &[Capability],
+) -> Result<Vec<&'static str>, LoadError> {
+    let mut imported = Vec::new();
+    for (name, item) in component.component_type().imports(runtime.engine()) {
+        if !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+            return Err(LoadError::UnknownImport(name.to_owned()));
+        }
+        if let Some(rest) = name.strip_prefix("palisade:policy/") {
+            let interface = rest.split('@').next().unwrap_or(rest);
+            if interface == "types" {
+                continue;
+            }
+            let Some(capability) = Capability::from_interface(interface) else {
+                return Err(LoadError::UnknownImport(name.to_owned()));
+            };
+            if !grants.contains(&capability) {
+                return Err(LoadError::NotGranted {
+                    interface: name.to_owned(),
+                    capability: capability.as_str(),
+                });
+            }
+            imported.push(capability.as_str());
+        } else if !name.starts_with("wasi:") {
+            return Err(LoadError::UnknownImport(name.to_owned()));
+        }
+    }
+    Ok(imported)
+}
+
+/// Turn a wasmtime error into what happened, in the module's terms.
+fn classify(error: wasmtime::Error, store: &mut Store<StoreData>) -> CallError {
+    let refused_memory = store.data_mut().memory.take_refused();
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => CallError::new(ErrorKind::Timeout, "ran past its CPU deadline"),
+        _ if refused_memory => CallError::new(
+            ErrorKind::Memory,
+            format!(
+                "tried to grow its memory past the cap ({})",
+                root_cause(&error)
+            ),
+        ),
+        _ => CallError::new(ErrorKind::Trap, root_cause(&error)),
+    }
+}
+
+fn root_cause(error: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = error.chain().map(|e| e.to_string()).collect();
+    parts.dedup();
+    let text = parts.join(": ");
+    // Backtraces of guest frames are long; the first lines say enough.
+    text.lines().take(6).collect::<Vec<_>>().join("\n")
+}
+
+fn check_verdict(verdict: &Verdict) -> Result<(), CallError> {
+    let bad = |m: String| Err(CallError::new(ErrorKind::BadOutput, m));
+    let reason = match &verdict.ruling {
+        Ruling::Pass => "",
+        Ruling::Accept(r) | Ruling::Reject(r) | Ruling::Quarantine(r) => r,
+        Ruling::Score(s) => {
+            if !s.points.is_finite() || s.points.abs() > MAX_ABS_POINTS {
+                return bad(format!(
+                    "score points {} are not a finite number within ±{MAX_ABS_POINTS}",
+                    s.points
+                ));
+            }
+            if s.labels.len() > MAX_LABELS || s.labels.iter().any(|l| l.len() > MAX_LABEL_BYTES) {
+                return bad(format!(
+                    "more than {MAX_LABELS} labels or a label over {MAX_LABEL_BYTES} bytes"
+                ));
+            }
+            &s.reason
+        }
+    };
+    if reason.len() > MAX_REASON_BYTES {
+        return bad(format!(
+            "a reason of {} bytes (at most {MAX_REASON_BYTES})",
+            reason.len()
+        ));
+    }
+    Ok(())
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
