@@ -186,13 +186,13 @@ impl Module {
             }
         }
         let component = Component::new(runtime.engine(), bytes)
-            .map_err(|e| LoadError::NotAComponent(format!("{e:#}")))?;
+            .map_err(|e| LoadError::NotAComponent(describe(&e)))?;
         let capabilities = check_imports(runtime, &component, &cfg.grants)?;
         let pre = runtime
             .linker
             .instantiate_pre(&component)
             .and_then(PolicyModulePre::new)
-            .map_err(|e| LoadError::World(format!("{e:#}")))?;
+            .map_err(|e| LoadError::World(describe(&e)))?;
 
         let limits = runtime.limits();
         let settings = ModuleSettings {
@@ -435,19 +435,35 @@ fn classify(error: wasmtime::Error, store: &mut Store<StoreData>) -> CallError {
             ErrorKind::Memory,
             format!(
                 "tried to grow its memory past the cap ({})",
-                root_cause(&error)
+                describe(&error)
             ),
         ),
-        _ => CallError::new(ErrorKind::Trap, root_cause(&error)),
+        _ => CallError::new(ErrorKind::Trap, describe(&error)),
     }
 }
 
-fn root_cause(error: &wasmtime::Error) -> String {
-    let mut parts: Vec<String> = error.chain().map(|e| e.to_string()).collect();
+/// What went wrong, without the wasm backtrace wasmtime attaches (guest
+/// frames without symbols say little to an admin).
+fn describe(error: &wasmtime::Error) -> String {
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        return trap.to_string();
+    }
+    let mut parts: Vec<String> = error
+        .chain()
+        .map(|e| e.to_string())
+        .filter(|m| !m.starts_with("error while executing at wasm backtrace"))
+        .collect();
     parts.dedup();
-    let text = parts.join(": ");
-    // Backtraces of guest frames are long; the first lines say enough.
-    text.lines().take(6).collect::<Vec<_>>().join("\n")
+    if parts.is_empty() {
+        error
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        parts.join(": ")
+    }
 }
 
 fn check_verdict(verdict: &Verdict) -> Result<(), CallError> {
