@@ -23,10 +23,16 @@ pub fn parse<T: DeserializeOwned>(json: &str) -> Result<T, String> {
     let de = &mut serde_json::Deserializer::from_str(json);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
+        // The admin wrote TOML; a position in the JSON the host made of it
+        // would only mislead.
+        let inner = e.inner().to_string();
+        let message = inner
+            .rfind(" at line ")
+            .map_or(inner.as_str(), |i| &inner[..i]);
         if path == "." {
-            format!("invalid configuration: {}", e.inner())
+            format!("invalid configuration: {message}")
         } else {
-            format!("invalid configuration at `{path}`: {}", e.inner())
+            format!("invalid configuration at `{path}`: {message}")
         }
     })
 }

@@ -259,11 +259,7 @@ fn visibility(to: &[String], cc: &[String]) -> Visibility {
     }
 }
 
-/// The lower-cased host of a URI, if it has one.
-pub fn host_of(uri: &str) -> Option<String> {
-    let url = url::Url::parse(uri).ok()?;
-    url.host_str().map(str::to_lowercase)
-}
+pub use crate::text::host_of;
 
 // ---------------------------------------------------------------------------
 // The typed view of the JSON document.

@@ -177,13 +177,13 @@ impl Module {
         config_json: String,
     ) -> Result<Module, LoadError> {
         let sha256 = sha256_hex(bytes);
-        if let Some(expected) = &cfg.sha256 {
-            if !expected.eq_ignore_ascii_case(&sha256) {
-                return Err(LoadError::PinMismatch {
-                    expected: expected.clone(),
-                    actual: sha256,
-                });
-            }
+        if let Some(expected) = &cfg.sha256
+            && !expected.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(LoadError::PinMismatch {
+                expected: expected.clone(),
+                actual: sha256,
+            });
         }
         let component = Component::new(runtime.engine(), bytes)
             .map_err(|e| LoadError::NotAComponent(describe(&e)))?;

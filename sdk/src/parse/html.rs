@@ -100,20 +100,26 @@ fn tag_end(bytes: &[u8], start: usize) -> usize {
     bytes.len()
 }
 
-/// The value of attribute `name` in a tag's source (`a href="x" class=y`).
+/// The value of attribute `name` (lower-case) in a tag's source
+/// (`a href="x" class=y`), matched case-insensitively.
 fn attribute(tag: &str, name: &str) -> Option<String> {
-    let lower = tag.to_ascii_lowercase();
+    let bytes = tag.as_bytes();
     let mut from = 0;
-    while let Some(pos) = lower[from..].find(name) {
+    while from + name.len() <= bytes.len() {
+        let Some(pos) = bytes[from..]
+            .windows(name.len())
+            .position(|w| w.eq_ignore_ascii_case(name.as_bytes()))
+        else {
+            return None;
+        };
         let at = from + pos;
         from = at + name.len();
-        let before_ok = at > 0 && lower.as_bytes()[at - 1].is_ascii_whitespace();
-        let rest = lower[from..].trim_start();
+        let before_ok = at > 0 && bytes[at - 1].is_ascii_whitespace();
+        let rest = tag[from..].trim_start();
         if !before_ok || !rest.starts_with('=') {
             continue;
         }
-        let value_start = tag.len() - rest.len() + 1;
-        let value = tag[value_start..].trim_start();
+        let value = rest[1..].trim_start();
         return Some(match value.as_bytes().first() {
             Some(&q @ (b'"' | b'\'')) => {
                 let inner = &value[1..];
@@ -142,16 +148,20 @@ fn tidy(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank_run = 0;
     for line in text.split('\n') {
-        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
-        if line.is_empty() {
+        let mut words = line.split_whitespace();
+        let Some(first) = words.next() else {
             blank_run += 1;
             continue;
-        }
+        };
         if !out.is_empty() {
             out.push_str(if blank_run > 0 { "\n\n" } else { "\n" });
         }
         blank_run = 0;
-        out.push_str(&line);
+        out.push_str(first);
+        for word in words {
+            out.push(' ');
+            out.push_str(word);
+        }
     }
     out
 }

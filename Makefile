@@ -1,0 +1,21 @@
+# Palisade's two commands: `make run` and `make test`. Each installs what it
+# needs (the wasm32-wasip2 target the bundled modules are built for).
+
+CHECK_SAMPLES = examples/activities/wave.json examples/activities/reply.json examples/activities/wave.jsonl
+
+.PHONY: setup run test bench
+
+setup:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+## Judge the bundled sample activities with the bundled modules.
+run: setup
+	cargo run --release --locked -p palisade -- check $(CHECK_SAMPLES)
+
+## Every test: unit, end-to-end, CLI and doc tests.
+test: setup
+	cargo test --workspace --locked
+
+## Benchmarks (not part of the tests); see docs/PERFORMANCE.md.
+bench: setup
+	cargo bench --locked -p palisade --bench pipeline

@@ -1,0 +1,182 @@
+//! The `palisade` command as a user runs it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn palisade(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run palisade")
+}
+
+fn lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn check_prints_one_decision_per_activity() {
+    let out = palisade(&[
+        "check",
+        "examples/activities/wave.json",
+        "examples/activities/reply.json",
+        "examples/activities/wave.jsonl",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = lines(&out);
+    assert_eq!(d.len(), 8);
+    assert_eq!(d[0]["action"], "reject");
+    assert_eq!(d[0]["source"], "examples/activities/wave.json:1");
+    assert!(
+        d[0]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("mention-limit: 10 mentions")
+    );
+    assert_eq!(d[0]["trace"][0]["module"], "mention-limit");
+    assert!(d[0]["trace"][0]["micros"].is_u64());
+    assert_eq!(d[1]["action"], "accept");
+    // JSON Lines: in order, sharing state; the fifth copy is the burst.
+    let burst: Vec<&str> = d[2..]
+        .iter()
+        .map(|x| x["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        burst,
+        ["accept", "accept", "accept", "accept", "reject", "reject"]
+    );
+    assert_eq!(d[6]["source"], "examples/activities/wave.jsonl:5");
+}
+
+#[test]
+fn a_malformed_activity_is_a_decision_line_not_a_crash() {
+    let dir = std::env::temp_dir().join(format!("palisade-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"type\": \"Create\",\n  \"actor\": nope}").unwrap();
+    let out = palisade(&[
+        "check",
+        bad.to_str().unwrap(),
+        "examples/activities/reply.json",
+    ]);
+    assert!(out.status.success());
+    let d = lines(&out);
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[0]["error"]["line"], 2);
+    assert!(
+        d[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("expected ident")
+    );
+    assert_eq!(d[1]["action"], "accept");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_unreadable_file_is_named_and_the_exit_is_non_zero() {
+    let out = palisade(&[
+        "check",
+        "no/such/file.json",
+        "examples/activities/reply.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot read no/such/file.json"), "{stderr}");
+    // The readable file was still judged.
+    assert_eq!(lines(&out).len(), 1);
+}
+
+#[test]
+fn a_bad_config_names_the_file_and_the_key() {
+    let dir = std::env::temp_dir().join(format!("palisade-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("palisade.toml");
+    std::fs::write(&cfg, "[limits]\ntimeout_msec = 10\n").unwrap();
+    let out = palisade(&[
+        "check",
+        "--config",
+        cfg.to_str().unwrap(),
+        "examples/activities/reply.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("invalid configuration in {}", cfg.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unknown field `timeout_msec`"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn policies_lists_the_modules_and_why_others_failed() {
+    let out = palisade(&["policies"]);
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "mention-limit",
+        "first-contact",
+        "duplicate-burst",
+        "domain-list",
+    ] {
+        assert!(table.contains(name), "{table}");
+    }
+    let dir = std::env::temp_dir().join(format!("palisade-pol-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("p.toml");
+    std::fs::write(
+        &cfg,
+        "[[policy]]\nsource = \"builtin:mention-limit\"\n[[policy]]\nsource = \"builtin:duplicate-burst\"\n",
+    )
+    .unwrap();
+    let out = palisade(&["policies", "--json", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed module makes the exit 1"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["modules"][0]["name"], "mention-limit");
+    assert_eq!(doc["modules"][0]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(doc["modules"][0]["mode"], "enforce");
+    assert_eq!(doc["failures"][0]["source"], "builtin:duplicate-burst");
+    assert!(
+        doc["failures"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not granted `state`")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn help_describes_the_commands() {
+    let out = palisade(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("check") && help.contains("policies"),
+        "{help}"
+    );
+    let out = palisade(&["check", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("JSON Lines") && help.contains("--policies-dir"),
+        "{help}"
+    );
+}

@@ -1,0 +1,178 @@
+//! What is refused at load, and that the refusal says why.
+
+use palisade::Action;
+use palisade_e2e::{fixture, judge, palisade, root};
+
+fn failures(p: &palisade::Palisade) -> Vec<String> {
+    p.policies()
+        .failures()
+        .iter()
+        .map(|f| f.error.clone())
+        .collect()
+}
+
+#[test]
+fn an_ungranted_capability_refuses_the_module_by_name() {
+    let p = palisade(
+        r#"
+        [[policy]]
+        source = "builtin:duplicate-burst"
+        grants = ["log"]
+        [[policy]]
+        source = "builtin:mention-limit"
+        "#,
+        &root(),
+    );
+    let errors = failures(&p);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("imports `palisade:policy/state@0.1.0` but is not granted `state`"),
+        "{}",
+        errors[0]
+    );
+    // The host keeps running with the module that loaded.
+    let names: Vec<&str> = p.policies().modules().iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["mention-limit"]);
+}
+
+#[test]
+fn a_refused_configuration_refuses_the_module_with_its_message() {
+    let p = palisade(
+        r#"
+        [[policy]]
+        source = "builtin:mention-limit"
+        [policy.config]
+        max_mentions = "ten"
+        "#,
+        &root(),
+    );
+    let errors = failures(&p);
+    assert_eq!(
+        errors,
+        [
+            "refused its configuration: invalid configuration at `max_mentions`: invalid type: string \"ten\", expected usize"
+        ]
+    );
+}
+
+#[test]
+fn files_that_are_not_components_are_refused() {
+    let dir = std::env::temp_dir().join(format!("palisade-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("junk.wasm"), b"not wasm at all").unwrap();
+    // A core module, not a component: the magic and version of wasm 1.0.
+    std::fs::write(dir.join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let p = palisade(
+        r#"
+        [[policy]]
+        source = "junk.wasm"
+        [[policy]]
+        source = "core.wasm"
+        [[policy]]
+        source = "missing.wasm"
+        [[policy]]
+        source = "builtin:nope"
+        "#,
+        &dir,
+    );
+    let errors = failures(&p);
+    assert!(
+        errors[0].starts_with("not a WebAssembly component"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with("not a WebAssembly component"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].starts_with("cannot read ") && errors[2].contains("missing.wasm"),
+        "{}",
+        errors[2]
+    );
+    assert!(errors[3].starts_with("no bundled module `nope` (bundled: domain-list, duplicate-burst, first-contact, mention-limit)"), "{}", errors[3]);
+    assert!(p.policies().modules().is_empty());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_sha256_pin_must_match() {
+    let path = fixture("hostile");
+    let bytes = std::fs::read(&path).unwrap();
+    let actual = palisade::runtime::sha256_hex(&bytes);
+    let config = |pin: &str| {
+        format!(
+            "[[policy]]\nsource = \"{}\"\nsha256 = \"{pin}\"\n",
+            path.display()
+        )
+    };
+    let ok = palisade(&config(&actual.to_uppercase()), &root());
+    assert!(failures(&ok).is_empty());
+    assert_eq!(ok.policies().modules()[0].sha256(), actual);
+    let wrong = palisade(&config(&"0".repeat(64)), &root());
+    assert_eq!(
+        failures(&wrong),
+        [format!(
+            "sha256 is {actual}, but the configuration pins {}",
+            "0".repeat(64)
+        )]
+    );
+}
+
+#[test]
+fn two_modules_cannot_share_a_name() {
+    let p = palisade(
+        r#"
+        [[policy]]
+        source = "builtin:mention-limit"
+        [[policy]]
+        source = "builtin:mention-limit"
+        [[policy]]
+        source = "builtin:mention-limit"
+        name = "mention-limit-strict"
+        mode = "shadow"
+        [policy.config]
+        new_actor_max_mentions = 1
+        "#,
+        &root(),
+    );
+    assert_eq!(
+        failures(&p),
+        ["another module is already named `mention-limit`: give one a different `name`"]
+    );
+    // The renamed copy runs in shadow mode: traced, never applied.
+    let d = judge(&p, &palisade_e2e::example("reply.json"));
+    assert_eq!(d.action, Action::Accept);
+    assert_eq!(d.trace[1].module, "mention-limit-strict");
+    assert_eq!(d.trace[1].verdict, "reject");
+}
+
+#[test]
+fn drop_in_modules_load_with_their_settings() {
+    let dir = std::env::temp_dir().join(format!("palisade-dropin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("hostile"), dir.join("b-hostile.wasm")).unwrap();
+    std::fs::write(
+        dir.join("b-hostile.toml"),
+        "on_error = \"reject\"\nweight = 6.0\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("a-bad.wasm"), b"junk").unwrap();
+    std::fs::write(dir.join("notes.txt"), b"ignored").unwrap();
+    let mut config = palisade::Config::parse("policy = []").unwrap();
+    config.base_dir = root();
+    let p = palisade::Palisade::new(&config, Some(&dir)).unwrap();
+    assert_eq!(p.policies().modules().len(), 1);
+    assert_eq!(p.policies().failures().len(), 1);
+    assert!(p.policies().failures()[0].source.ends_with("a-bad.wasm"));
+    let m = &p.policies().modules()[0];
+    assert_eq!(
+        m.settings().on_error,
+        palisade::config::FailurePolicy::Reject
+    );
+    // 1 point times weight 6 reaches the quarantine threshold of 5.
+    let d = judge(&p, &palisade_e2e::note("https://a.example/u/1", "hello"));
+    assert_eq!((d.action, d.score), (Action::Quarantine, 6.0));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,178 @@
+//! The bundled modules on real payloads: what an admin would see.
+
+use palisade::Action;
+use palisade_e2e::{corpus, example, fixture, judge, note, palisade, root};
+
+fn defaults() -> palisade::Palisade {
+    palisade("", &root())
+}
+
+#[test]
+fn every_corpus_document_is_judged_without_an_error() {
+    let p = defaults();
+    let docs = corpus();
+    assert!(docs.len() >= 100, "the corpus has {} documents", docs.len());
+    for (name, body) in &docs {
+        let d = judge(&p, body);
+        assert!(d.error.is_none(), "{name}: {:?}", d.error);
+        assert_eq!(d.trace.len(), 4, "{name}: every module judged");
+        for t in &d.trace {
+            assert!(
+                t.error.is_none(),
+                "{name}: module {} failed: {:?}",
+                t.module,
+                t.error
+            );
+        }
+    }
+}
+
+#[test]
+fn a_misskey_wave_note_with_ten_mentions_from_a_new_actor_is_rejected() {
+    let d = judge(&defaults(), &example("wave.json"));
+    assert_eq!(d.action, Action::Reject);
+    assert_eq!(
+        d.reasons,
+        [
+            "mention-limit: 10 mentions exceed the limit of 4 for an actor first seen less than 24h ago"
+        ]
+    );
+    assert_eq!(
+        d.id.as_deref(),
+        Some("https://misskey.spam.example/notes/9pz1wave01/activity")
+    );
+}
+
+#[test]
+fn a_mastodon_reply_with_two_mentions_is_accepted() {
+    let p = defaults();
+    let d = judge(&p, &example("reply.json"));
+    assert_eq!(d.action, Action::Accept);
+    assert!(d.reasons.is_empty());
+    // A real Pleroma reply with two mentions, from the corpus.
+    let (_, body) = corpus()
+        .into_iter()
+        .find(|(n, _)| n.contains("create-pleroma-reply-to-misskey-thread"))
+        .unwrap();
+    assert_eq!(judge(&p, &body).action, Action::Accept);
+}
+
+#[test]
+fn the_same_text_from_five_fresh_accounts_is_a_burst() {
+    let p = defaults();
+    let wave = example("wave.jsonl");
+    let actions: Vec<Action> = wave.lines().map(|l| judge(&p, l).action).collect();
+    assert_eq!(
+        actions,
+        [
+            Action::Accept,
+            Action::Accept,
+            Action::Accept,
+            Action::Accept,
+            Action::Reject,
+            Action::Reject
+        ]
+    );
+}
+
+#[test]
+fn first_contact_scores_new_actors_mentioning_local_users() {
+    let p = palisade(
+        r#"
+        local_hosts = ["mastodon.example"]
+        [thresholds]
+        quarantine = 3.0
+        reject = 10.0
+        "#,
+        &root(),
+    );
+    // Two mentions (one local) from a brand-new actor: first-contact scores 3.
+    let line = example("wave.jsonl").lines().next().unwrap().to_owned();
+    let d = judge(&p, &line);
+    assert_eq!(d.action, Action::Quarantine);
+    assert_eq!(d.score, 3.0);
+    assert!(
+        d.reasons[0].starts_with("first-contact: "),
+        "{:?}",
+        d.reasons
+    );
+}
+
+#[test]
+fn domain_list_reads_a_mastodon_export() {
+    let dir = std::env::temp_dir().join(format!("palisade-lists-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("blocks.csv"),
+        "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n\
+         spam.example,suspend,true,true,2024 wave origin,false\n\
+         mastodon.example,silence,false,false,,false\n",
+    )
+    .unwrap();
+    let p = palisade(
+        r#"
+        [lists.blocks]
+        path = "blocks.csv"
+        [[policy]]
+        source = "builtin:domain-list"
+        grants = ["lists"]
+        [policy.config]
+        lists = ["blocks"]
+        "#,
+        &dir,
+    );
+    let wave = judge(&p, &example("wave.json"));
+    assert_eq!(wave.action, Action::Reject);
+    assert!(
+        wave.reasons[0].contains("misskey.spam.example"),
+        "{:?}",
+        wave.reasons
+    );
+    assert!(
+        wave.reasons[0].contains("2024 wave origin"),
+        "{:?}",
+        wave.reasons
+    );
+    assert_eq!(judge(&p, &example("reply.json")).action, Action::Quarantine);
+    assert_eq!(
+        judge(&p, &note("https://fine.example/u/1", "hi")).action,
+        Action::Accept
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_missing_list_file_stops_start_up_with_its_path() {
+    let mut config = palisade::Config::parse("[lists.blocks]\npath = \"nowhere.csv\"\n").unwrap();
+    config.base_dir = root();
+    let err = palisade::Palisade::new(&config, None)
+        .err()
+        .expect("start-up fails")
+        .to_string();
+    assert!(err.starts_with("cannot read list `blocks` from "), "{err}");
+    assert!(err.contains("nowhere.csv"), "{err}");
+}
+
+#[test]
+fn malformed_documents_get_a_decision_with_the_error_and_its_position() {
+    let d = judge(&defaults(), "{\"type\": \"Create\",\n \"actor\": }");
+    let e = d.error.expect("an input error");
+    assert_eq!((e.line, e.column), (2, 11));
+    assert_eq!(d.action, Action::Accept);
+    assert!(d.trace.is_empty());
+}
+
+#[test]
+fn only_modules_that_ask_get_the_raw_json() {
+    let path = fixture("hostile");
+    let p = palisade(
+        &format!("[[policy]]\nsource = \"{}\"\n", path.display()),
+        &root(),
+    );
+    let body = note("https://a.example/u/1", "raw please");
+    let d = judge(&p, &body);
+    assert_eq!(
+        d.trace[0].reason.as_deref(),
+        Some(format!("raw={}", body.len()).as_str())
+    );
+}
