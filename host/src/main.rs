@@ -111,8 +111,11 @@ fn check(setup: &Setup, files: &[PathBuf]) -> Result<ExitCode, String> {
             let decision = palisade
                 .policies()
                 .judge(document, &Envelope::inbound_now());
-            let mut json = serde_json::to_value(&decision).map_err(|e| e.to_string())?;
-            json["source"] = format!("{}:{line}", file.display()).into();
+            let line = DecisionLine {
+                decision: &decision,
+                source: format!("{}:{line}", file.display()),
+            };
+            let json = serde_json::to_string(&line).map_err(|e| e.to_string())?;
             writeln!(out, "{json}").map_err(|e| e.to_string())?;
         }
     }
@@ -122,6 +125,15 @@ fn check(setup: &Setup, files: &[PathBuf]) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A decision as `check` prints it: where the activity came from, too.
+#[derive(serde::Serialize)]
+struct DecisionLine<'a> {
+    #[serde(flatten)]
+    decision: &'a palisade::Decision,
+    /// `FILE:LINE` of the activity.
+    source: String,
 }
 
 fn read_input(path: &Path) -> std::io::Result<String> {

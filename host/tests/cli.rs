@@ -166,6 +166,27 @@ fn policies_lists_the_modules_and_why_others_failed() {
 }
 
 #[test]
+fn the_annotated_example_configuration_loads() {
+    let out = palisade(&["policies", "--config", "examples/palisade.toml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = palisade(&[
+        "check",
+        "--config",
+        "examples/palisade.toml",
+        "examples/activities/wave.json",
+    ]);
+    let d = lines(&out);
+    // The wave's origin is on the example blocklist, but mention-limit,
+    // first in the chain, already rejects it.
+    assert_eq!(d[0]["action"], "reject");
+    assert_eq!(d[0]["trace"].as_array().unwrap().len(), 1);
+}
+
+#[test]
 fn help_describes_the_commands() {
     let out = palisade(&["--help"]);
     let help = String::from_utf8_lossy(&out.stdout);

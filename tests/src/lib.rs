@@ -52,9 +52,9 @@ pub fn example(name: &str) -> String {
         .expect("read an example activity")
 }
 
-/// Build the test modules in `tests/fixtures/` for wasm32-wasip2 (once per
-/// test process; cargo's lock serialises concurrent processes) and return
-/// the path of `name`'s component.
+/// Build the test modules in `tests/fixtures/` and the example modules for
+/// wasm32-wasip2 (once per test process; cargo's lock serialises concurrent
+/// processes) and return the path of `name`'s component.
 pub fn fixture(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
@@ -77,6 +77,7 @@ pub fn fixture(name: &str) -> PathBuf {
             let entry = entry.expect("fixture entry");
             cmd.arg("-p").arg(entry.file_name());
         }
+        cmd.args(["-p", "hashtag-stuffing"]);
         for var in [
             "RUSTFLAGS",
             "CARGO_ENCODED_RUSTFLAGS",

@@ -176,3 +176,40 @@ fn drop_in_modules_load_with_their_settings() {
     assert_eq!((d.action, d.score), (Action::Quarantine, 6.0));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_example_vendor_module_drops_in_beside_the_bundled_ones() {
+    let dir = std::env::temp_dir().join(format!("palisade-tour-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        fixture("hashtag-stuffing"),
+        dir.join("hashtag-stuffing.wasm"),
+    )
+    .unwrap();
+    let mut config = palisade::Config::default();
+    config.base_dir = root();
+    let p = palisade::Palisade::new(&config, Some(&dir)).unwrap();
+    let names: Vec<&str> = p.policies().modules().iter().map(|m| m.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "mention-limit",
+            "first-contact",
+            "duplicate-burst",
+            "domain-list",
+            "hashtag-stuffing"
+        ]
+    );
+    let tags: Vec<serde_json::Value> = (0..6)
+        .map(|i| serde_json::json!({"type": "Hashtag", "name": format!("#deal{i}")}))
+        .collect();
+    let body = serde_json::json!({
+        "type": "Create", "actor": "https://a.example/u/1",
+        "object": {"type": "Note", "content": "<p>cheap #deal0 #deal1 #deal2 #deal3 #deal4 #deal5</p>", "tag": tags}
+    });
+    let d = judge(&p, &body.to_string());
+    assert_eq!(d.trace[4].module, "hashtag-stuffing");
+    assert_eq!(d.trace[4].points, Some(4.0));
+    assert_eq!(d.score, 4.0);
+    std::fs::remove_dir_all(&dir).ok();
+}
