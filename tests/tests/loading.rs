@@ -186,8 +186,10 @@ fn the_example_vendor_module_drops_in_beside_the_bundled_ones() {
         dir.join("hashtag-stuffing.wasm"),
     )
     .unwrap();
-    let mut config = palisade::Config::default();
-    config.base_dir = root();
+    let config = palisade::Config {
+        base_dir: root(),
+        ..Default::default()
+    };
     let p = palisade::Palisade::new(&config, Some(&dir)).unwrap();
     let names: Vec<&str> = p.policies().modules().iter().map(|m| m.name()).collect();
     assert_eq!(

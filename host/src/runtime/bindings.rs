@@ -9,7 +9,7 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
 });
 
-pub use palisade::policy::types::{
+pub use self::palisade::policy::types::{
     Activity, Attachment, Context, Description, Direction, Mention, Rewrite, Ruling, Score,
     Verdict, Visibility,
 };

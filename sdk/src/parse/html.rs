@@ -106,12 +106,9 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
     let bytes = tag.as_bytes();
     let mut from = 0;
     while from + name.len() <= bytes.len() {
-        let Some(pos) = bytes[from..]
+        let pos = bytes[from..]
             .windows(name.len())
-            .position(|w| w.eq_ignore_ascii_case(name.as_bytes()))
-        else {
-            return None;
-        };
+            .position(|w| w.eq_ignore_ascii_case(name.as_bytes()))?;
         let at = from + pos;
         from = at + name.len();
         let before_ok = at > 0 && bytes[at - 1].is_ascii_whitespace();
