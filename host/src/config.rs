@@ -49,9 +49,125 @@ pub struct Config {
     /// beside it), judged after the `[[policy]]` entries, by name.
     #[serde(default)]
     pub policies_dir: Option<PathBuf>,
+    /// The sidecar (`palisade serve`).
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// The admin API.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub quarantine: QuarantineConfig,
+    #[serde(default)]
+    pub decision_log: DecisionLogConfig,
     /// Where relative paths in the file are resolved from: the file's folder.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// `[server]`: where Palisade listens and what it protects.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the proxy, judge API, metrics and health checks.
+    pub listen: String,
+    /// The protected server (`http://127.0.0.1:3000`). Without it Palisade
+    /// serves only the judge API.
+    pub upstream: Option<String>,
+    /// Paths whose POSTs are judged; `*` matches one path segment.
+    pub inbox_paths: Vec<String>,
+    /// Largest inbox body judged, in KiB; larger ones get 413.
+    pub body_limit_kib: u64,
+    /// The status a rejected activity gets. 202 keeps senders from retrying
+    /// or suspending delivery.
+    pub reject_status: u16,
+    /// What to do with an inbox POST whose body is not a JSON object.
+    pub non_json: NonJson,
+    /// How long to wait for the upstream, in milliseconds.
+    pub upstream_timeout_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8787".into(),
+            upstream: None,
+            inbox_paths: ["/inbox", "/users/*/inbox", "/ap/users/*/inbox", "/actor/inbox", "/relay/inbox"]
+                .map(String::from)
+                .to_vec(),
+            body_limit_kib: 1024,
+            reject_status: 202,
+            non_json: NonJson::Forward,
+            upstream_timeout_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NonJson {
+    /// Forward it unjudged and let the server decide (counted).
+    #[default]
+    Forward,
+    /// Answer 400.
+    Reject,
+}
+
+/// `[admin]`: the admin API, on its own listener.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Loopback by default: the admin API can release and drop activities.
+    pub listen: String,
+    /// A file holding the bearer token (surrounding whitespace ignored).
+    pub token_file: Option<PathBuf>,
+    /// An environment variable holding the token, used when no file is set.
+    pub token_env: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: "127.0.0.1:8788".into(),
+            token_file: None,
+            token_env: "PALISADE_ADMIN_TOKEN".into(),
+        }
+    }
+}
+
+/// `[quarantine]`: where held activities are stored.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuarantineConfig {
+    /// The SQLite file.
+    pub path: PathBuf,
+}
+
+impl Default for QuarantineConfig {
+    fn default() -> Self {
+        QuarantineConfig {
+            path: PathBuf::from("palisade.db"),
+        }
+    }
+}
+
+/// `[decision_log]`: one JSON line per decision.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecisionLogConfig {
+    /// `stdout`, `off`, or a file path (appended to).
+    pub output: String,
+    /// Include the activity's plain text. Off: decisions carry ids, actors,
+    /// verdicts and reasons, not what people wrote.
+    pub include_text: bool,
+}
+
+impl Default for DecisionLogConfig {
+    fn default() -> Self {
+        DecisionLogConfig {
+            output: "stdout".into(),
+            include_text: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -299,6 +415,18 @@ impl Config {
                 "thresholds.quarantine ({}) is above thresholds.reject ({})",
                 self.thresholds.quarantine, self.thresholds.reject
             ));
+        }
+        if let Some(up) = &self.server.upstream
+            && !up.starts_with("http://")
+        {
+            return Err(format!(
+                "server.upstream `{up}` must be an http:// URL: Palisade runs beside the server it protects"
+            ));
+        }
+        for p in &self.server.inbox_paths {
+            if !p.starts_with('/') {
+                return Err(format!("server.inbox_paths: `{p}` must start with /"));
+            }
         }
         if self.limits.timeout_ms == 0 || self.limits.memory_mib == 0 || self.limits.instances == 0
         {

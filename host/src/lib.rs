@@ -27,11 +27,15 @@ pub mod decision;
 pub mod lists;
 pub mod pipeline;
 pub mod policy_set;
+pub mod quarantine;
 pub mod runtime;
+pub mod server;
 pub mod state;
 
 use std::path::Path;
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 pub use config::Config;
 pub use decision::{Action, Decision};
@@ -42,10 +46,11 @@ use runtime::Runtime;
 use state::MemoryBackend;
 
 /// A configured Palisade: the runtime and the policy set built from a
-/// configuration.
+/// configuration. The set is swapped whole on reload; activities being
+/// judged finish on the set they started with.
 pub struct Palisade {
     runtime: Arc<Runtime>,
-    policies: PolicySet,
+    policies: ArcSwap<PolicySet>,
 }
 
 /// Palisade could not start.
@@ -79,12 +84,21 @@ impl Palisade {
             Arc::new(lists),
         )
         .map_err(|e| StartError::Runtime(format!("{e:#}")))?;
-        let policies = PolicySet::build(&runtime, config, policies_dir);
+        let policies = ArcSwap::from_pointee(PolicySet::build(&runtime, config, policies_dir));
         Ok(Palisade { runtime, policies })
     }
 
-    pub fn policies(&self) -> &PolicySet {
-        &self.policies
+    /// The policy set judging now.
+    pub fn policies(&self) -> Arc<PolicySet> {
+        self.policies.load_full()
+    }
+
+    /// Build a new policy set from `config` off the request path and swap it
+    /// in; returns it. (Lists and limits are fixed at start.)
+    pub fn reload(&self, config: &Config, policies_dir: Option<&Path>) -> Arc<PolicySet> {
+        let set = Arc::new(PolicySet::build(&self.runtime, config, policies_dir));
+        self.policies.store(set.clone());
+        set
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {

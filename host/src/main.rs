@@ -19,6 +19,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the sidecar: inbox proxy (with --upstream), judge API, admin API,
+    /// metrics.
+    ///
+    /// With nothing given it listens on 127.0.0.1:8787 with the judge API
+    /// (POST /v1/judge), the bundled modules and a quarantine in
+    /// ./palisade.db. Flags override the configuration file. SIGHUP reloads
+    /// the modules; SIGTERM stops after in-flight requests finish.
+    Serve {
+        #[command(flatten)]
+        setup: Setup,
+        /// Address to listen on (server.listen).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// The server to protect, e.g. http://127.0.0.1:3000 (server.upstream).
+        #[arg(long, value_name = "URL")]
+        upstream: Option<String>,
+        /// File holding the admin API's bearer token (admin.token_file);
+        /// without a token the admin API is off.
+        #[arg(long, value_name = "FILE")]
+        admin_token_file: Option<PathBuf>,
+    },
     /// Judge activity files and print one JSON decision per activity.
     ///
     /// Each FILE holds one JSON activity, or JSON Lines (one activity per
@@ -54,11 +75,15 @@ struct Setup {
 }
 
 impl Setup {
+    fn config(&self) -> Result<Config, String> {
+        match &self.config {
+            Some(path) => Config::load(path).map_err(|e| e.to_string()),
+            None => Ok(Config::default()),
+        }
+    }
+
     fn start(&self) -> Result<Palisade, String> {
-        let config = match &self.config {
-            Some(path) => Config::load(path).map_err(|e| e.to_string())?,
-            None => Config::default(),
-        };
+        let config = self.config()?;
         let palisade =
             Palisade::new(&config, self.policies_dir.as_deref()).map_err(|e| e.to_string())?;
         for failure in palisade.policies().failures() {
@@ -72,10 +97,15 @@ impl Setup {
 }
 
 fn main() -> ExitCode {
+    let default_level = if matches!(std::env::args().nth(1).as_deref(), Some("serve")) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -83,6 +113,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { setup, files } => check(&setup, &files),
         Command::Policies { setup, json } => policies(&setup, json),
+        Command::Serve {
+            setup,
+            listen,
+            upstream,
+            admin_token_file,
+        } => serve(&setup, listen, upstream, admin_token_file),
     };
     match result {
         Ok(code) => code,
@@ -91,6 +127,58 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn serve(
+    setup: &Setup,
+    listen: Option<String>,
+    upstream: Option<String>,
+    admin_token_file: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let mut config = setup.config()?;
+    if let Some(listen) = listen {
+        config.server.listen = listen;
+    }
+    if let Some(upstream) = upstream {
+        config.server.upstream = Some(upstream);
+    }
+    // Re-check what the flags changed.
+    let checked = toml::to_string(&config).map_err(|e| e.to_string())?;
+    Config::parse(&checked).map_err(|e| format!("invalid flags: {e}"))?;
+    let token_file =
+        admin_token_file.or_else(|| config.admin.token_file.as_ref().map(|p| config.resolve(p)));
+    let admin_token = match token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read the admin token file {}: {e}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => std::env::var(&config.admin.token_env)
+            .ok()
+            .map(|t| t.trim().to_owned()),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async move {
+        let options = palisade::server::ServeOptions {
+            config_path: setup.config.clone(),
+            policies_dir: setup.policies_dir.clone(),
+            admin_token,
+        };
+        let app = palisade::server::App::new(config, options)?;
+        for failure in app.palisade.policies().failures() {
+            eprintln!(
+                "palisade: module {} not loaded: {}",
+                failure.source, failure.error
+            );
+        }
+        let listeners = palisade::server::bind(&app.config, app.admin_enabled()).await?;
+        palisade::server::run(app, listeners).await
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(setup: &Setup, files: &[PathBuf]) -> Result<ExitCode, String> {

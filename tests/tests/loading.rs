@@ -31,7 +31,8 @@ fn an_ungranted_capability_refuses_the_module_by_name() {
         errors[0]
     );
     // The host keeps running with the module that loaded.
-    let names: Vec<&str> = p.policies().modules().iter().map(|m| m.name()).collect();
+    let set = p.policies();
+    let names: Vec<&str> = set.modules().iter().map(|m| m.name()).collect();
     assert_eq!(names, ["mention-limit"]);
 }
 
@@ -166,7 +167,8 @@ fn drop_in_modules_load_with_their_settings() {
     assert_eq!(p.policies().modules().len(), 1);
     assert_eq!(p.policies().failures().len(), 1);
     assert!(p.policies().failures()[0].source.ends_with("a-bad.wasm"));
-    let m = &p.policies().modules()[0];
+    let set = p.policies();
+    let m = &set.modules()[0];
     assert_eq!(
         m.settings().on_error,
         palisade::config::FailurePolicy::Reject
@@ -191,7 +193,8 @@ fn the_example_vendor_module_drops_in_beside_the_bundled_ones() {
         ..Default::default()
     };
     let p = palisade::Palisade::new(&config, Some(&dir)).unwrap();
-    let names: Vec<&str> = p.policies().modules().iter().map(|m| m.name()).collect();
+    let set = p.policies();
+    let names: Vec<&str> = set.modules().iter().map(|m| m.name()).collect();
     assert_eq!(
         names,
         [

@@ -38,7 +38,8 @@ fn an_infinite_loop_is_cut_at_the_deadline_and_the_next_activity_is_judged() {
     let next = judge(&p, &note("https://a.example/u/1", "hello"));
     assert_eq!(next.trace[0].verdict, "score");
     assert_eq!(next.trace[0].reason.as_deref(), Some("looked"));
-    let m = &p.policies().modules()[0];
+    let set = p.policies();
+    let m = &set.modules()[0];
     assert_eq!(
         m.stats().errors_of(palisade::runtime::ErrorKind::Timeout),
         1
@@ -124,7 +125,8 @@ fn a_module_failing_in_a_row_is_backed_off_then_tried_again() {
     // Resting: not even called.
     let d = judge(&p, &note("https://a.example/u/1", "calm"));
     assert_eq!(trace_error(&d).0, "backoff");
-    let m = &p.policies().modules()[0];
+    let set = p.policies();
+    let m = &set.modules()[0];
     let calls_before = m
         .stats()
         .instantiations

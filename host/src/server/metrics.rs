@@ -1,0 +1,141 @@
+//! Prometheus metrics. Labels stay bounded: actions, module names (from the
+//! configuration), error kinds, status classes — never an actor or a host.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::decision::Decision;
+
+/// Module latency buckets, in seconds: most calls take microseconds, so the
+/// low end is fine-grained (whole-millisecond buckets would record them all
+/// as zero).
+const MODULE_BUCKETS: &[f64] = &[
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01, 0.025, 0.05, 0.1, 0.25,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    pub activities: IntCounterVec,
+    pub verdicts: IntCounterVec,
+    pub module_seconds: HistogramVec,
+    pub module_errors: IntCounterVec,
+    pub upstream: IntCounterVec,
+    pub unjudged: IntCounterVec,
+    pub quarantine_held: IntGauge,
+    pub modules_loaded: IntGauge,
+    pub module_load_failures: IntGauge,
+    pub reloads: IntCounterVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("palisade".into()), None).expect("registry");
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("metric");
+            registry.register(Box::new(c.clone())).expect("register");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("metric");
+            registry.register(Box::new(g.clone())).expect("register");
+            g
+        };
+        let module_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "module_duration_seconds",
+                "Time one module took to judge one activity.",
+            )
+            .buckets(MODULE_BUCKETS.to_vec()),
+            &["module"],
+        )
+        .expect("metric");
+        registry
+            .register(Box::new(module_seconds.clone()))
+            .expect("register");
+        Metrics {
+            activities: counter(
+                "activities_total",
+                "Activities judged, by the action taken.",
+                &["action"],
+            ),
+            verdicts: counter(
+                "module_verdicts_total",
+                "Module verdicts, by module and verdict (shadow modules included).",
+                &["module", "verdict"],
+            ),
+            module_seconds,
+            module_errors: counter(
+                "module_errors_total",
+                "Module failures, by module and kind.",
+                &["module", "kind"],
+            ),
+            upstream: counter(
+                "upstream_responses_total",
+                "Responses from the upstream server, by status class (or `error` when unreachable).",
+                &["class"],
+            ),
+            unjudged: counter(
+                "unjudged_requests_total",
+                "Inbox requests not judged, by reason (`non_json`, `too_large`).",
+                &["reason"],
+            ),
+            quarantine_held: gauge("quarantine_held", "Activities held in the quarantine."),
+            modules_loaded: gauge("modules_loaded", "Modules in the policy set judging now."),
+            module_load_failures: gauge(
+                "module_load_failures",
+                "Modules that failed to load in the last (re)load.",
+            ),
+            reloads: counter(
+                "reloads_total",
+                "Policy set reloads, by result.",
+                &["result"],
+            ),
+            registry,
+        }
+    }
+
+    /// Count one decision and its modules' parts in it.
+    pub fn observe(&self, d: &Decision) {
+        self.activities
+            .with_label_values(&[d.action.as_str()])
+            .inc();
+        for t in &d.trace {
+            self.verdicts
+                .with_label_values(&[t.module.as_str(), t.verdict])
+                .inc();
+            self.module_seconds
+                .with_label_values(&[t.module.as_str()])
+                .observe(t.micros as f64 / 1e6);
+            if let Some(e) = &t.error {
+                self.module_errors
+                    .with_label_values(&[t.module.as_str(), e.kind])
+                    .inc();
+            }
+        }
+    }
+
+    pub fn upstream_status(&self, status: Option<u16>) {
+        let class = match status {
+            Some(s @ 100..=599) => ["1xx", "2xx", "3xx", "4xx", "5xx"][(s / 100 - 1) as usize],
+            _ => "error",
+        };
+        self.upstream.with_label_values(&[class]).inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("encode metrics");
+        String::from_utf8(buf).expect("metrics are UTF-8")
+    }
+}
