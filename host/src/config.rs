@@ -91,9 +91,15 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8787".into(),
             upstream: None,
-            inbox_paths: ["/inbox", "/users/*/inbox", "/ap/users/*/inbox", "/actor/inbox", "/relay/inbox"]
-                .map(String::from)
-                .to_vec(),
+            inbox_paths: [
+                "/inbox",
+                "/users/*/inbox",
+                "/ap/users/*/inbox",
+                "/actor/inbox",
+                "/relay/inbox",
+            ]
+            .map(String::from)
+            .to_vec(),
             body_limit_kib: 1024,
             reject_status: 202,
             non_json: NonJson::Forward,

@@ -1,0 +1,429 @@
+//! The sidecar end to end, over loopback HTTP: a real HTTP-signature
+//! implementation (Misskey's, from npm) signs activities; Palisade sits in
+//! front of an upstream that verifies them with the same library.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
+
+use palisade::server::{App, ServeOptions};
+use palisade_e2e::root;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const TOKEN: &str = "test-admin-token";
+
+fn harness() -> PathBuf {
+    root().join("tests/signatures")
+}
+
+/// Install the signing library (once) and make keys for the sample actors.
+fn keys() -> &'static Path {
+    static KEYS: OnceLock<PathBuf> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let dir = harness();
+        if !dir.join("node_modules/@misskey-dev").is_dir() {
+            let ok = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--silent"])
+                .current_dir(&dir)
+                .status()
+                .expect("run npm (Node.js is needed for the signature tests)");
+            assert!(ok.success(), "npm ci failed in tests/signatures");
+        }
+        let file = std::env::temp_dir().join(format!("palisade-keys-{}.json", std::process::id()));
+        let ok = std::process::Command::new("node")
+            .arg("keys.mjs")
+            .arg("--out")
+            .arg(&file)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run node");
+        assert!(ok.success());
+        file
+    })
+}
+
+/// The verifying upstream; killed on drop.
+struct Upstream {
+    _child: Child,
+    url: String,
+}
+
+async fn upstream() -> Upstream {
+    let mut child = Command::new("node")
+        .arg("upstream.mjs")
+        .arg("0")
+        .env("KEYS_FILE", keys())
+        .current_dir(harness())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the upstream");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("upstream started in time")
+        .unwrap()
+        .expect("LISTENING line");
+    let port = line.strip_prefix("LISTENING ").expect("LISTENING <port>");
+    Upstream {
+        _child: child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// A running Palisade on ephemeral ports.
+struct Sidecar {
+    app: Arc<App>,
+    url: String,
+    admin: String,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+async fn sidecar(upstream: Option<&str>, extra: &str) -> Sidecar {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "palisade-sidecar-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let upstream_line = upstream
+        .map(|u| format!("upstream = \"{u}\""))
+        .unwrap_or_default();
+    let text = format!(
+        "{extra}\n[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_kib = 64\n{upstream_line}\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\n[decision_log]\noutput = \"off\"\n"
+    );
+    let mut config = palisade::Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    config.base_dir = dir.clone();
+    let app = App::new(
+        config,
+        ServeOptions {
+            admin_token: Some(TOKEN.into()),
+            ..Default::default()
+        },
+    )
+    .expect("the sidecar starts");
+    let listeners = palisade::server::bind(&app.config, true).await.unwrap();
+    let url = format!("http://{}", listeners.main.local_addr().unwrap());
+    let admin = format!(
+        "http://{}",
+        listeners.admin.as_ref().unwrap().local_addr().unwrap()
+    );
+    tokio::spawn(palisade::server::run(app.clone(), listeners));
+    Sidecar {
+        app,
+        url,
+        admin,
+        _dir: TempDir(dir),
+    }
+}
+
+/// Sign `file` as its actor and POST it to `url`; the response status.
+async fn signed_post(url: &str, file: &Path) -> u16 {
+    let out = Command::new("node")
+        .arg("sign.mjs")
+        .arg("--keys")
+        .arg(keys())
+        .args(["--url", url, "--host", "mastodon.example"])
+        .arg(file)
+        .current_dir(harness())
+        .output()
+        .await
+        .expect("run sign.mjs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: Value = serde_json::from_slice(&out.stdout).expect("sign.mjs prints JSON");
+    line["status"].as_u64().unwrap() as u16
+}
+
+async fn received(upstream: &Upstream) -> Vec<Value> {
+    let r: Value = reqwest::get(format!("{}/_received", upstream.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r.as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["method"] == "POST")
+        .cloned()
+        .collect()
+}
+
+fn example(name: &str) -> PathBuf {
+    root().join("examples/activities").join(name)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    palisade::runtime::sha256_hex(bytes)
+}
+
+/// One line of wave.jsonl as its own file.
+fn wave_line(n: usize, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(example("wave.jsonl")).unwrap();
+    let path = dir.join(format!("wave-{n}.json"));
+    std::fs::write(&path, text.lines().nth(n).unwrap()).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legitimate_activities_verify_upstream_and_the_wave_never_arrives() {
+    let up = upstream().await;
+    let p = sidecar(Some(&up.url), "").await;
+    let inbox = format!("{}/users/alice/inbox", p.url);
+
+    assert_eq!(
+        signed_post(&inbox, &example("reply.json")).await,
+        202,
+        "the upstream's own answer"
+    );
+    assert_eq!(
+        signed_post(&inbox, &example("wave.json")).await,
+        202,
+        "rejected, answered 202"
+    );
+
+    let got = received(&up).await;
+    assert_eq!(got.len(), 1, "only the reply reached the upstream: {got:?}");
+    assert_eq!(got[0]["verified"], true, "{:?}", got[0]["error"]);
+    assert_eq!(got[0]["host"], "mastodon.example");
+    assert_eq!(got[0]["path"], "/users/alice/inbox");
+    let body = std::fs::read(example("reply.json")).unwrap();
+    assert_eq!(got[0]["bodySha256"], sha256(&body), "byte for byte");
+
+    let metrics = reqwest::get(format!("{}/metrics", p.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("palisade_activities_total{action=\"reject\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("palisade_upstream_responses_total{class=\"2xx\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        "palisade_module_duration_seconds_bucket{module=\"mention-limit\",le=\"0.00005\"}"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_activity_is_held_listed_and_verifies_once_released() {
+    let up = upstream().await;
+    // first-contact scores 3 for a new actor mentioning a local user.
+    let p = sidecar(
+        Some(&up.url),
+        "local_hosts = [\"mastodon.example\"]\n[thresholds]\nquarantine = 3.0\nreject = 10.0\n",
+    )
+    .await;
+    let held_file = wave_line(0, &p._dir.0);
+    assert_eq!(
+        signed_post(&format!("{}/inbox", p.url), &held_file).await,
+        202
+    );
+    assert!(received(&up).await.is_empty(), "held, not delivered");
+
+    let client = reqwest::Client::new();
+    let auth = format!("Bearer {TOKEN}");
+    let list: Value = client
+        .get(format!("{}/admin/v1/quarantine", p.admin))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["held"], 1);
+    let entry = &list["entries"][0];
+    assert_eq!(entry["status"], "held");
+    assert_eq!(entry["modules"], serde_json::json!(["first-contact"]));
+    assert_eq!(entry["actor_host"], "misskey.spam.example");
+    let id = entry["id"].as_i64().unwrap();
+
+    let released: Value = client
+        .post(format!("{}/admin/v1/quarantine/{id}/release", p.admin))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(released["status"], "released", "{released}");
+    assert_eq!(released["upstream_status"], 202);
+    let got = received(&up).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0]["verified"], true,
+        "the original signature still verifies: {:?}",
+        got[0]["error"]
+    );
+    assert_eq!(
+        got[0]["bodySha256"],
+        sha256(&std::fs::read(&held_file).unwrap())
+    );
+
+    // Released once; a second release is a conflict, not a second delivery.
+    let again = client
+        .post(format!("{}/admin/v1/quarantine/{id}/release", p.admin))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 409);
+    assert_eq!(p.app.quarantine.held().unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_upstream_down_the_sender_is_told_to_retry() {
+    // A port nothing listens on: bind, note, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = sidecar(Some(&format!("http://127.0.0.1:{port}")), "").await;
+    let status = signed_post(
+        &format!("{}/users/alice/inbox", p.url),
+        &example("reply.json"),
+    )
+    .await;
+    assert_eq!(status, 502);
+    let get = reqwest::get(format!("{}/users/alice", p.url))
+        .await
+        .unwrap();
+    assert_eq!(get.status().as_u16(), 502);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_inbox_requests_pass_through_and_bodies_over_the_limit_get_413() {
+    let up = upstream().await;
+    let p = sidecar(Some(&up.url), "").await;
+    let r = reqwest::get(format!("{}/users/alice?page=2", p.url))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["path"], "/users/alice?page=2");
+
+    let big = format!(
+        "{{\"type\":\"Create\",\"content\":\"{}\"}}",
+        "x".repeat(70 * 1024)
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/inbox", p.url))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert!(received(&up).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judge_api_answers_with_decisions_and_positioned_errors() {
+    let p = sidecar(None, "").await;
+    let client = reqwest::Client::new();
+    let wave = std::fs::read(example("wave.json")).unwrap();
+    let r = client
+        .post(format!("{}/v1/judge", p.url))
+        .body(wave)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let d: Value = r.json().await.unwrap();
+    assert_eq!(d["action"], "reject");
+    assert!(
+        d["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("mention-limit: 10 mentions")
+    );
+
+    let r = client
+        .post(format!("{}/v1/judge", p.url))
+        .body("{\"type\": \"Create\",\n \"actor\": }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(2), Some(11))
+    );
+
+    // Without an upstream, other paths say what this Palisade serves.
+    let r = reqwest::get(format!("{}/users/alice/inbox", p.url))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let ready = reqwest::get(format!("{}/readyz", p.url)).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_needs_the_token() {
+    let p = sidecar(None, "").await;
+    let client = reqwest::Client::new();
+    for auth in [None, Some("Bearer wrong"), Some("test-admin-token")] {
+        let mut req = client.get(format!("{}/admin/v1/policies", p.admin));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        assert_eq!(req.send().await.unwrap().status().as_u16(), 401, "{auth:?}");
+    }
+    let r: Value = client
+        .get(format!("{}/admin/v1/policies", p.admin))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = r["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "mention-limit",
+            "first-contact",
+            "duplicate-burst",
+            "domain-list"
+        ]
+    );
+    assert_eq!(r["modules"][0]["sha256"].as_str().unwrap().len(), 64);
+    // The admin routes are not on the main listener.
+    let main = client
+        .get(format!("{}/admin/v1/policies", p.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main.status().as_u16(), 404);
+}
