@@ -3,16 +3,22 @@
 
 CHECK_SAMPLES = examples/activities/wave.json examples/activities/reply.json examples/activities/wave.jsonl
 
-.PHONY: setup run test bench
+.PHONY: setup run check-samples test bench
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-## Judge the bundled sample activities with the bundled modules.
+## The sidecar on its embedded defaults: judge API on 127.0.0.1:8787,
+## the bundled modules, quarantine in ./palisade.db. Ctrl-C stops it.
 run: setup
+	cargo run --release --locked -p palisade -- serve
+
+## Judge the bundled sample activities once and print the decisions.
+check-samples: setup
 	cargo run --release --locked -p palisade -- check $(CHECK_SAMPLES)
 
-## Every test: unit, end-to-end, CLI and doc tests.
+## Every test: unit, end-to-end (Node.js fetches the HTTP-signature library
+## from npm on first use), CLI and doc tests.
 test: setup
 	cargo test --workspace --locked
 
