@@ -201,3 +201,74 @@ fn help_describes_the_commands() {
         "{help}"
     );
 }
+
+#[test]
+fn serve_starts_answers_and_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = std::env::temp_dir().join(format!("palisade-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("p.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\n[quarantine]\npath = \"q.db\"\n[decision_log]\noutput = \"off\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .env("PALISADE_LOG", "info")
+        .env_remove("PALISADE_ADMIN_TOKEN")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited early:\n{log}"
+        );
+        log.push_str(&line);
+        if let Some(i) = line.find("listen=Some(") {
+            let rest = &line[i + "listen=Some(".len()..];
+            break rest[..rest.find(')').unwrap()].to_owned();
+        }
+    };
+    assert!(
+        log.contains("admin API off: no token") || {
+            let mut l = String::new();
+            stderr.read_line(&mut l).unwrap();
+            l.contains("admin API off: no token")
+        }
+    );
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("ok\n"));
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        dir.join("q.db").is_file(),
+        "the quarantine lives beside the configuration"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

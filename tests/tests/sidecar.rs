@@ -91,6 +91,11 @@ impl Drop for TempDir {
 }
 
 async fn sidecar(upstream: Option<&str>, extra: &str) -> Sidecar {
+    sidecar_with(upstream, extra, "").await
+}
+
+/// `extra` goes at the top of the configuration, `server_extra` in `[server]`.
+async fn sidecar_with(upstream: Option<&str>, extra: &str, server_extra: &str) -> Sidecar {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "palisade-sidecar-{}-{}",
@@ -102,7 +107,7 @@ async fn sidecar(upstream: Option<&str>, extra: &str) -> Sidecar {
         .map(|u| format!("upstream = \"{u}\""))
         .unwrap_or_default();
     let text = format!(
-        "{extra}\n[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_kib = 64\n{upstream_line}\n\
+        "{extra}\n[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_kib = 64\n{upstream_line}\n{server_extra}\n\
          [admin]\nlisten = \"127.0.0.1:0\"\n[decision_log]\noutput = \"off\"\n"
     );
     let mut config = palisade::Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
@@ -426,4 +431,100 @@ async fn the_admin_api_needs_the_token() {
         .await
         .unwrap();
     assert_eq!(main.status().as_u16(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_drops_and_recent_decisions_by_filter() {
+    let up = upstream().await;
+    let p = sidecar(
+        Some(&up.url),
+        "local_hosts = [\"mastodon.example\"]\n[thresholds]\nquarantine = 3.0\nreject = 10.0\n",
+    )
+    .await;
+    for n in 0..3 {
+        let file = wave_line(n, &p._dir.0);
+        assert_eq!(signed_post(&format!("{}/inbox", p.url), &file).await, 202);
+    }
+    assert_eq!(p.app.quarantine.held().unwrap(), 3);
+    let client = reqwest::Client::new();
+    let auth = format!("Bearer {TOKEN}");
+    let dropped: Value = client
+        .post(format!("{}/admin/v1/quarantine/drop", p.admin))
+        .header("authorization", &auth)
+        .json(&serde_json::json!({"actor_host": "misskey.spam.example", "module": "first-contact"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dropped["dropped"].as_array().unwrap().len(), 3, "{dropped}");
+    assert_eq!(p.app.quarantine.held().unwrap(), 0);
+    assert!(received(&up).await.is_empty(), "dropped, never delivered");
+
+    let recent: Value = client
+        .get(format!(
+            "{}/admin/v1/decisions?action=quarantine&module=first-contact&limit=2",
+            p.admin
+        ))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let recent = recent["decisions"].as_array().unwrap();
+    assert_eq!(recent.len(), 2);
+    assert!(
+        recent[0]["quarantine_id"].as_i64().unwrap() > recent[1]["quarantine_id"].as_i64().unwrap()
+    );
+    assert_eq!(
+        recent[0]["actor"],
+        "https://misskey.spam.example/users/9pz1bot002"
+    );
+    assert!(
+        recent[0].get("text").is_none(),
+        "text is redacted by default"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_json_inbox_bodies_are_forwarded_unjudged_or_refused() {
+    let up = upstream().await;
+    let client = reqwest::Client::new();
+    let forward = sidecar(Some(&up.url), "").await;
+    let r = client
+        .post(format!("{}/inbox", forward.url))
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    // The upstream refuses the unsigned body itself: the server decides.
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(received(&up).await.len(), 1);
+    let metrics = reqwest::get(format!("{}/metrics", forward.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("palisade_unjudged_requests_total{reason=\"non_json\"} 1"),
+        "{metrics}"
+    );
+
+    let refuse = sidecar_with(Some(&up.url), "", "non_json = \"reject\"").await;
+    let r = client
+        .post(format!("{}/inbox", refuse.url))
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(
+        received(&up).await.len(),
+        1,
+        "refused bodies never reach the upstream"
+    );
 }
