@@ -261,23 +261,7 @@ fn policies(setup: &Setup, json: bool) -> Result<ExitCode, String> {
     let palisade = setup.start()?;
     let set = palisade.policies();
     if json {
-        let modules: Vec<_> = set
-            .modules()
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "name": m.name(),
-                    "version": m.version(),
-                    "source": m.source(),
-                    "sha256": m.sha256(),
-                    "capabilities": m.capabilities(),
-                    "mode": m.settings().mode,
-                    "weight": m.settings().weight,
-                    "on_error": m.settings().on_error,
-                    "description": m.description().description,
-                })
-            })
-            .collect();
+        let modules: Vec<_> = set.modules().iter().map(|m| m.summary()).collect();
         let doc = serde_json::json!({"modules": modules, "failures": set.failures()});
         println!(
             "{}",

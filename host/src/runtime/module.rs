@@ -292,6 +292,21 @@ impl Module {
         &self.stats
     }
 
+    /// What `palisade policies --json` and the admin API say of the module.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name(),
+            "version": self.version(),
+            "source": self.source(),
+            "sha256": self.sha256(),
+            "capabilities": self.capabilities(),
+            "mode": self.settings.mode,
+            "weight": self.settings.weight,
+            "on_error": self.settings.on_error,
+            "description": self.description.description,
+        })
+    }
+
     /// Judge one activity under the module's deadline and memory cap.
     pub fn judge(&self, activity: &Activity, cx: &Context) -> Result<Verdict, CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);

@@ -67,19 +67,11 @@ async fn policies(State(app): State<Arc<App>>) -> Json<Value> {
                 .iter()
                 .map(|k| (k.as_str().to_owned(), stats.errors_of(*k).into()))
                 .collect();
-            json!({
-                "name": m.name(),
-                "version": m.version(),
-                "source": m.source(),
-                "sha256": m.sha256(),
-                "capabilities": m.capabilities(),
-                "mode": m.settings().mode,
-                "weight": m.settings().weight,
-                "on_error": m.settings().on_error,
-                "status": "loaded",
-                "calls": stats.calls.load(Ordering::Relaxed),
-                "errors": errors,
-            })
+            let mut summary = m.summary();
+            summary["status"] = "loaded".into();
+            summary["calls"] = stats.calls.load(Ordering::Relaxed).into();
+            summary["errors"] = errors.into();
+            summary
         })
         .collect();
     Json(json!({ "modules": modules, "failures": set.failures() }))
