@@ -45,10 +45,12 @@ pub struct Config {
     /// The modules, in the order they judge. Absent: the bundled defaults.
     #[serde(default = "default_policies")]
     pub policy: Vec<PolicyConfig>,
-    /// A folder of drop-in modules (`NAME.wasm`, optional `NAME.toml`
-    /// beside it), judged after the `[[policy]]` entries, by name.
+    /// The drop-in folder and how it is watched.
     #[serde(default)]
-    pub policies_dir: Option<PathBuf>,
+    pub policies: PoliciesConfig,
+    /// The compiled-module cache.
+    #[serde(default)]
+    pub cache: CacheConfig,
     /// The sidecar (`palisade serve`).
     #[serde(default)]
     pub server: ServerConfig,
@@ -152,6 +154,52 @@ impl Default for QuarantineConfig {
     fn default() -> Self {
         QuarantineConfig {
             path: PathBuf::from("palisade.db"),
+        }
+    }
+}
+
+/// `[policies]`: a folder of drop-in modules (`NAME.wasm`, with optional
+/// `NAME.toml` settings beside it), judged after the `[[policy]]` entries,
+/// by name, and watched by `palisade serve`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoliciesConfig {
+    /// The folder. Unset: `policies.d` beside the configuration file, used
+    /// only if it exists; set: it must exist.
+    pub dir: Option<PathBuf>,
+    /// Reload when a module, its settings, this file or a list file
+    /// changes.
+    pub watch: bool,
+    /// Wait this long after the last change before reloading, so that a
+    /// file still being written is read whole.
+    pub debounce_ms: u64,
+}
+
+impl Default for PoliciesConfig {
+    fn default() -> Self {
+        PoliciesConfig {
+            dir: None,
+            watch: true,
+            debounce_ms: 150,
+        }
+    }
+}
+
+/// `[cache]`: compiled modules kept on disk so that restarts skip
+/// compilation.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    pub enabled: bool,
+    /// Unset: `$XDG_CACHE_HOME/palisade`, or `~/.cache/palisade`.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            dir: None,
         }
     }
 }
@@ -313,7 +361,7 @@ impl Capability {
 }
 
 /// One module in the pipeline.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// `builtin:NAME` for a bundled module, or a `.wasm` path (relative to
@@ -442,6 +490,32 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// The drop-in folder, and whether it was named (a named folder must
+    /// exist; the default one is used only if it does).
+    pub fn policies_dir(&self, flag: Option<&Path>) -> (PathBuf, bool) {
+        match (flag, &self.policies.dir) {
+            (Some(dir), _) => (dir.to_owned(), true),
+            (None, Some(dir)) => (self.resolve(dir), true),
+            (None, None) => (self.base_dir.join("policies.d"), false),
+        }
+    }
+
+    /// The compiled-module cache folder, if caching is on and a folder is
+    /// known.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if !self.cache.enabled {
+            return None;
+        }
+        if let Some(dir) = &self.cache.dir {
+            return Some(self.resolve(dir));
+        }
+        let xdg = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute());
+        let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache"));
+        xdg.or_else(home).map(|d| d.join("palisade"))
     }
 
     /// Resolve a path from the file against the file's folder.

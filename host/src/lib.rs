@@ -32,16 +32,17 @@ pub mod runtime;
 pub mod server;
 pub mod state;
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
 pub use config::Config;
 pub use decision::{Action, Decision};
-pub use policy_set::PolicySet;
+pub use policy_set::{LoadFailure, PolicySet};
 
 use lists::{ListError, ListFormat, Lists};
+use palisade_sdk::memory::NamedList;
 use runtime::Runtime;
 use state::MemoryBackend;
 
@@ -51,6 +52,8 @@ use state::MemoryBackend;
 pub struct Palisade {
     runtime: Arc<Runtime>,
     policies: ArcSwap<PolicySet>,
+    /// One reload at a time: each builds on the set the last one left.
+    reloading: Mutex<()>,
 }
 
 /// Palisade could not start.
@@ -60,32 +63,40 @@ pub enum StartError {
     List(#[from] ListError),
     #[error("cannot start the WebAssembly runtime: {0}")]
     Runtime(String),
+    #[error("the policies folder {0} does not exist")]
+    NoPoliciesDir(PathBuf),
 }
 
 impl Palisade {
-    /// Load lists, start the runtime, load the modules. Modules that fail
-    /// to load are reported by [`PolicySet::failures`]; lists that fail to
-    /// load are an error (a module relying on them would judge blind).
+    /// Load lists, start the runtime, load the modules (from `config` and
+    /// the drop-in folder; `policies_dir` overrides the configuration's).
+    /// Modules that fail to load are reported by [`PolicySet::failures`];
+    /// lists that fail to load are an error (a module relying on them
+    /// would judge blind).
     pub fn new(config: &Config, policies_dir: Option<&Path>) -> Result<Palisade, StartError> {
+        if let Some(dir) = policies_dir
+            && !dir.is_dir()
+        {
+            return Err(StartError::NoPoliciesDir(dir.to_owned()));
+        }
         let mut lists = Lists::default();
         for (name, list) in &config.lists {
-            let path = config.resolve(&list.path);
-            let format = list.format.unwrap_or_else(|| ListFormat::from_path(&path));
-            let severity = match list.severity {
-                config::ListSeverity::Suspend => palisade_sdk::Severity::Suspend,
-                config::ListSeverity::Silence => palisade_sdk::Severity::Silence,
-                config::ListSeverity::Noop => palisade_sdk::Severity::Noop,
-            };
-            lists.load(name, &path, format, severity)?;
+            lists.insert(name, load_list(config, name, list)?);
         }
         let runtime = Runtime::new(
             config.limits.runtime_limits(),
             Arc::new(MemoryBackend::new()),
-            Arc::new(lists),
+            lists,
+            config.cache_dir().as_deref(),
         )
         .map_err(|e| StartError::Runtime(format!("{e:#}")))?;
-        let policies = ArcSwap::from_pointee(PolicySet::build(&runtime, config, policies_dir));
-        Ok(Palisade { runtime, policies })
+        let policies =
+            ArcSwap::from_pointee(PolicySet::build(&runtime, config, policies_dir, None));
+        Ok(Palisade {
+            runtime,
+            policies,
+            reloading: Mutex::new(()),
+        })
     }
 
     /// The policy set judging now.
@@ -93,10 +104,38 @@ impl Palisade {
         self.policies.load_full()
     }
 
-    /// Build a new policy set from `config` off the request path and swap it
-    /// in; returns it. (Lists and limits are fixed at start.)
+    /// Re-read the lists and build a new policy set from `config` (call it
+    /// off the request path: it may compile), then swap it in; returns it.
+    ///
+    /// Nothing that loaded before is lost to a failure: a module that
+    /// fails keeps its previous version judging, a list that fails keeps
+    /// its previous contents, and both are reported in the new set's
+    /// [`PolicySet::failures`]. Unchanged modules are kept as they are.
+    /// (Limits are fixed at start.)
     pub fn reload(&self, config: &Config, policies_dir: Option<&Path>) -> Arc<PolicySet> {
-        let set = Arc::new(PolicySet::build(&self.runtime, config, policies_dir));
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let old_lists = self.runtime.lists();
+        let mut lists = Lists::default();
+        let mut list_failures = Vec::new();
+        for (name, list) in &config.lists {
+            match load_list(config, name, list) {
+                Ok(loaded) => lists.insert(name, loaded),
+                Err(e) => {
+                    let mut failure = LoadFailure::new(format!("list {name}"), e.to_string());
+                    if let Some(old) = old_lists.get(name) {
+                        lists.insert(name, old.clone());
+                        failure.serving = Some("the previous contents stay in use".into());
+                    }
+                    tracing::error!(list = %name, error = %e, "list not reloaded");
+                    list_failures.push(failure);
+                }
+            }
+        }
+        self.runtime.set_lists(lists);
+        let previous = self.policies.load_full();
+        let mut set = PolicySet::build(&self.runtime, config, policies_dir, Some(&previous));
+        set.failures.extend(list_failures);
+        let set = Arc::new(set);
         self.policies.store(set.clone());
         set
     }
@@ -104,4 +143,19 @@ impl Palisade {
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
     }
+}
+
+fn load_list(
+    config: &Config,
+    name: &str,
+    list: &config::ListConfig,
+) -> Result<NamedList, ListError> {
+    let path = config.resolve(&list.path);
+    let format = list.format.unwrap_or_else(|| ListFormat::from_path(&path));
+    let severity = match list.severity {
+        config::ListSeverity::Suspend => palisade_sdk::Severity::Suspend,
+        config::ListSeverity::Silence => palisade_sdk::Severity::Silence,
+        config::ListSeverity::Noop => palisade_sdk::Severity::Noop,
+    };
+    Lists::read(name, &path, format, severity)
 }

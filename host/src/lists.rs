@@ -66,7 +66,7 @@ impl Lists {
         self.lists.keys().map(String::as_str)
     }
 
-    /// Load list `name` from `path`.
+    /// Load list `name` from `path` into the set.
     pub fn load(
         &mut self,
         name: &str,
@@ -74,6 +74,18 @@ impl Lists {
         format: ListFormat,
         severity: Severity,
     ) -> Result<(), ListError> {
+        let list = Lists::read(name, path, format, severity)?;
+        self.insert(name, list);
+        Ok(())
+    }
+
+    /// Read list `name` from `path`.
+    pub fn read(
+        name: &str,
+        path: &Path,
+        format: ListFormat,
+        severity: Severity,
+    ) -> Result<NamedList, ListError> {
         let text = std::fs::read_to_string(path).map_err(|source| ListError::Read {
             name: name.to_owned(),
             path: path.to_owned(),
@@ -90,8 +102,7 @@ impl Lists {
                 })?
             }
         };
-        self.insert(name, list);
-        Ok(())
+        Ok(list)
     }
 }
 

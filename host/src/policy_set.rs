@@ -8,15 +8,29 @@ use serde::Serialize;
 
 use crate::builtin;
 use crate::config::{Config, PolicyConfig, Thresholds};
-use crate::runtime::{Module, Runtime};
+use crate::runtime::{Module, Runtime, sha256_hex};
 use crate::state::StateBackend;
 
-/// A module that could not be loaded, and why.
+/// A module (or list) that could not be loaded, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadFailure {
-    /// Where it was to come from: `builtin:NAME` or a path.
+    /// Where it was to come from: `builtin:NAME`, a path, or `list NAME`.
     pub source: String,
     pub error: String,
+    /// What judges in its place: the version that was loaded before this
+    /// attempt (on reload), or nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serving: Option<String>,
+}
+
+impl LoadFailure {
+    pub fn new(source: impl Into<String>, error: impl Into<String>) -> LoadFailure {
+        LoadFailure {
+            source: source.into(),
+            error: error.into(),
+            serving: None,
+        }
+    }
 }
 
 /// The modules in judging order, the thresholds they are combined with,
@@ -30,13 +44,18 @@ pub struct PolicySet {
 }
 
 impl PolicySet {
-    /// Load every module the configuration names (and the drop-in folder
-    /// holds). A module that fails is left out and reported; the others
-    /// still judge.
+    /// Load every module the configuration names and the drop-in folder
+    /// (`dir`, overriding the configuration's) holds. A module that fails
+    /// is left out and reported; the others still judge.
+    ///
+    /// With `previous` (a reload), an unchanged module (same bytes, same
+    /// settings) is kept as it is, warm instances and counters included,
+    /// and a module that fails to load keeps its previous version judging.
     pub fn build(
         runtime: &Arc<Runtime>,
         config: &Config,
-        policies_dir: Option<&Path>,
+        dir: Option<&Path>,
+        previous: Option<&PolicySet>,
     ) -> PolicySet {
         let mut set = PolicySet {
             modules: Vec::new(),
@@ -50,18 +69,16 @@ impl PolicySet {
             state: runtime.state().clone(),
         };
         for p in &config.policy {
-            set.load(runtime, p, &config.base_dir);
+            set.load(runtime, p, &config.base_dir, previous);
         }
-        let dir = policies_dir
-            .map(Path::to_owned)
-            .or_else(|| config.policies_dir.as_ref().map(|d| config.resolve(d)));
-        if let Some(dir) = dir {
+        let (dir, named) = config.policies_dir(dir);
+        if named || dir.exists() {
             match drop_ins(&dir) {
                 Ok(entries) => {
                     for entry in entries {
                         match entry {
-                            Ok(p) => set.load(runtime, &p, &dir),
-                            Err(failure) => set.failures.push(failure),
+                            Ok(p) => set.load(runtime, &p, &dir, previous),
+                            Err(failure) => set.keep_previous(failure, previous, None),
                         }
                     }
                 }
@@ -75,13 +92,13 @@ impl PolicySet {
         set.modules.retain(|m| {
             let fresh = seen.insert(m.name().to_owned());
             if !fresh {
-                duplicates.push(LoadFailure {
-                    source: m.source().to_owned(),
-                    error: format!(
+                duplicates.push(LoadFailure::new(
+                    m.source(),
+                    format!(
                         "another module is already named `{}`: give one a different `name`",
                         m.name()
                     ),
-                });
+                ));
             }
             fresh
         });
@@ -89,20 +106,64 @@ impl PolicySet {
         set
     }
 
-    fn load(&mut self, runtime: &Arc<Runtime>, p: &PolicyConfig, base: &Path) {
-        let result = read_source(&p.source, base).and_then(|bytes| {
-            Module::load(runtime, &p.source, &bytes, p, p.config_json()).map_err(|e| e.to_string())
-        });
-        match result {
+    fn load(
+        &mut self,
+        runtime: &Arc<Runtime>,
+        p: &PolicyConfig,
+        base: &Path,
+        previous: Option<&PolicySet>,
+    ) {
+        let bytes = match read_source(&p.source, base) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let failure = LoadFailure::new(&p.source, error);
+                return self.keep_previous(failure, previous, Some(&p.name));
+            }
+        };
+        let sha256 = sha256_hex(&bytes);
+        if let Some(same) = previous
+            .and_then(|prev| prev.loaded_from(&p.source, Some(&p.name)))
+            .filter(|m| m.is_same(&sha256, p))
+        {
+            self.modules.push(same.clone());
+            return;
+        }
+        match Module::load(runtime, &p.source, &bytes, p, p.config_json()) {
             Ok(module) => self.modules.push(Arc::new(module)),
             Err(error) => {
-                tracing::error!(source = %p.source, %error, "module not loaded");
-                self.failures.push(LoadFailure {
-                    source: p.source.clone(),
-                    error,
-                });
+                let failure = LoadFailure::new(&p.source, error.to_string());
+                self.keep_previous(failure, previous, Some(&p.name));
             }
         }
+    }
+
+    /// Record a failure; on reload, the module previously loaded from the
+    /// same source (under the same configured name, when known) goes on
+    /// judging in its place.
+    fn keep_previous(
+        &mut self,
+        mut failure: LoadFailure,
+        previous: Option<&PolicySet>,
+        name: Option<&Option<String>>,
+    ) {
+        if let Some(old) = previous.and_then(|prev| prev.loaded_from(&failure.source, name)) {
+            failure.serving = Some(format!(
+                "the previous version ({} {}, sha256 {}) keeps judging",
+                old.name(),
+                old.version(),
+                &old.sha256()[..12]
+            ));
+            self.modules.push(old.clone());
+        }
+        tracing::error!(source = %failure.source, error = %failure.error, serving = failure.serving.as_deref().unwrap_or("nothing"), "module not loaded");
+        self.failures.push(failure);
+    }
+
+    /// The module loaded from `source` under the configured `name`, if any.
+    fn loaded_from(&self, source: &str, name: Option<&Option<String>>) -> Option<&Arc<Module>> {
+        self.modules.iter().find(|m| {
+            m.source() == source && name.is_none_or(|n| m.configured_name() == n.as_deref())
+        })
     }
 
     pub fn modules(&self) -> &[Arc<Module>] {
@@ -134,13 +195,15 @@ fn read_source(source: &str, base: &Path) -> Result<Vec<u8>, String> {
 /// The drop-in folder's modules: every `NAME.wasm`, by name, with the
 /// settings of `NAME.toml` beside it when there is one.
 fn drop_ins(dir: &Path) -> Result<Vec<Result<PolicyConfig, LoadFailure>>, LoadFailure> {
-    let read = std::fs::read_dir(dir).map_err(|e| LoadFailure {
-        source: dir.display().to_string(),
-        error: format!("cannot read the policies folder: {e}"),
+    let read = std::fs::read_dir(dir).map_err(|e| {
+        LoadFailure::new(
+            dir.display().to_string(),
+            format!("cannot read the policies folder: {e}"),
+        )
     })?;
     let mut wasm: Vec<PathBuf> = read
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+        .filter(|p| is_drop_in(p, "wasm") && p.is_file())
         .collect();
     wasm.sort();
     Ok(wasm
@@ -148,17 +211,21 @@ fn drop_ins(dir: &Path) -> Result<Vec<Result<PolicyConfig, LoadFailure>>, LoadFa
         .map(|path| {
             let settings = path.with_extension("toml");
             let mut policy: PolicyConfig = if settings.is_file() {
-                let text = std::fs::read_to_string(&settings).map_err(|e| LoadFailure {
-                    source: path.display().to_string(),
-                    error: format!("cannot read {}: {e}", settings.display()),
+                let text = std::fs::read_to_string(&settings).map_err(|e| {
+                    LoadFailure::new(
+                        path.display().to_string(),
+                        format!("cannot read {}: {e}", settings.display()),
+                    )
                 })?;
-                toml::from_str(&text).map_err(|e| LoadFailure {
-                    source: path.display().to_string(),
-                    error: format!(
-                        "invalid {}: {}",
-                        settings.display(),
-                        e.to_string().trim_end()
-                    ),
+                toml::from_str(&text).map_err(|e| {
+                    LoadFailure::new(
+                        path.display().to_string(),
+                        format!(
+                            "invalid {}: {}",
+                            settings.display(),
+                            e.to_string().trim_end()
+                        ),
+                    )
                 })?
             } else {
                 toml::from_str("").expect("an empty policy table parses")
@@ -167,4 +234,49 @@ fn drop_ins(dir: &Path) -> Result<Vec<Result<PolicyConfig, LoadFailure>>, LoadFa
             Ok(policy)
         })
         .collect())
+}
+
+/// Whether `path` is a drop-in file with extension `ext`: editors' backup
+/// and swap files (`.name.wasm.swp`, `name.wasm~`, `#name.wasm#`) and
+/// hidden files (where many tools write before renaming into place) are
+/// not.
+pub fn is_drop_in(path: &Path, ext: &str) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    !name.starts_with('.')
+        && !name.starts_with('#')
+        && name.len() > ext.len() + 1
+        && name.ends_with(ext)
+        && name[..name.len() - ext.len()].ends_with('.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editor_and_temporary_files_are_not_drop_ins() {
+        for name in ["spam.wasm", "a.wasm", "rate-limit.wasm"] {
+            assert!(is_drop_in(Path::new(name), "wasm"), "{name}");
+        }
+        for name in [
+            ".spam.wasm",
+            ".spam.wasm.swp",
+            "spam.wasm~",
+            "#spam.wasm#",
+            "spam.wasm.part",
+            "spam.wasm.tmp",
+            ".wasm",
+            "spamwasm",
+            "spam.toml",
+        ] {
+            assert!(!is_drop_in(Path::new(name), "wasm"), "{name}");
+        }
+        assert!(is_drop_in(
+            Path::new("/etc/palisade/policies.d/spam.toml"),
+            "toml"
+        ));
+        assert!(!is_drop_in(Path::new("spam.toml~"), "toml"));
+    }
 }

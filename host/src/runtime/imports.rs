@@ -80,14 +80,22 @@ impl state::Host for StoreData {
 }
 
 impl StoreData {
-    fn list(&self, name: &str) -> wasmtime::Result<&sdk::memory::NamedList> {
-        self.lists.get(name).ok_or_else(|| {
-            wasmtime::format_err!(
+    /// Run `f` on the list `name` as it is now (lists may be reloaded
+    /// between calls).
+    fn with_list<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&sdk::memory::NamedList) -> R,
+    ) -> wasmtime::Result<R> {
+        let lists = self.lists.load();
+        match lists.get(name) {
+            Some(list) => Ok(f(list)),
+            None => Err(wasmtime::format_err!(
                 "module `{}` looked up the list `{name}`, which is not configured \
                  (configured: {})",
                 self.namespace,
                 {
-                    let mut names: Vec<&str> = self.lists.names().collect();
+                    let mut names: Vec<&str> = lists.names().collect();
                     names.sort_unstable();
                     if names.is_empty() {
                         "none".to_owned()
@@ -95,14 +103,14 @@ impl StoreData {
                         names.join(", ")
                     }
                 }
-            )
-        })
+            )),
+        }
     }
 }
 
 impl lists::Host for StoreData {
     fn contains(&mut self, name: String, value: String) -> wasmtime::Result<bool> {
-        Ok(self.list(&name)?.contains(&value))
+        self.with_list(&name, |list| list.contains(&value))
     }
 
     fn match_domain(
@@ -110,10 +118,8 @@ impl lists::Host for StoreData {
         name: String,
         host: String,
     ) -> wasmtime::Result<Option<lists::DomainEntry>> {
-        Ok(self
-            .list(&name)?
-            .match_domain(&host)
-            .map(|e| lists::DomainEntry {
+        self.with_list(&name, |list| {
+            list.match_domain(&host).map(|e| lists::DomainEntry {
                 domain: e.domain.clone(),
                 severity: match e.severity {
                     sdk::Severity::Silence => lists::Severity::Silence,
@@ -123,6 +129,7 @@ impl lists::Host for StoreData {
                 reject_media: e.reject_media,
                 reject_reports: e.reject_reports,
                 comment: e.comment.clone(),
-            }))
+            })
+        })
     }
 }

@@ -3,15 +3,18 @@
 //! WASI that grants nothing.
 
 mod bindings;
+pub mod cache;
 mod imports;
 mod limits;
 mod module;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -25,6 +28,7 @@ pub use module::{
 
 use crate::lists::Lists;
 use crate::state::StateBackend;
+use cache::ModuleCache;
 use limits::MemoryCap;
 
 /// How often the epoch advances: the granularity of call deadlines.
@@ -65,15 +69,22 @@ pub struct Runtime {
     linker: Linker<StoreData>,
     limits: RuntimeLimits,
     state: Arc<dyn StateBackend>,
-    lists: Arc<Lists>,
+    /// Swapped whole when list files change; a module sees the lists as
+    /// they are at each call.
+    lists: Arc<ArcSwap<Lists>>,
+    cache: Option<ModuleCache>,
     _ticker: Ticker,
 }
 
 impl Runtime {
+    /// Start the engine. With `cache_dir`, compiled modules are kept there
+    /// (a cache that cannot be used is logged and skipped: it only saves
+    /// time).
     pub fn new(
         limits: RuntimeLimits,
         state: Arc<dyn StateBackend>,
-        lists: Arc<Lists>,
+        lists: Lists,
+        cache_dir: Option<&Path>,
     ) -> wasmtime::Result<Arc<Runtime>> {
         let engine = Engine::new(&engine_config(&limits))?;
         let mut linker = Linker::new(&engine);
@@ -85,13 +96,21 @@ impl Runtime {
             &mut linker,
             |s| s,
         )?;
+        let cache = cache_dir.and_then(|dir| match ModuleCache::open(dir, &engine) {
+            Ok(cache) => Some(cache),
+            Err(e) => {
+                tracing::warn!(error = %e, "compiling modules without a cache");
+                None
+            }
+        });
         let ticker = Ticker::start(engine.clone());
         Ok(Arc::new(Runtime {
             engine,
             linker,
             limits,
             state,
-            lists,
+            lists: Arc::new(ArcSwap::from_pointee(lists)),
+            cache,
             _ticker: ticker,
         }))
     }
@@ -108,8 +127,35 @@ impl Runtime {
         &self.state
     }
 
-    pub fn lists(&self) -> &Arc<Lists> {
-        &self.lists
+    /// The lists as they are now.
+    pub fn lists(&self) -> Arc<Lists> {
+        self.lists.load_full()
+    }
+
+    /// Replace the lists; calls already running finish with the old ones.
+    pub fn set_lists(&self, lists: Lists) {
+        self.lists.store(Arc::new(lists));
+    }
+
+    /// The compiled-module cache, when there is one.
+    pub fn cache(&self) -> Option<&ModuleCache> {
+        self.cache.as_ref()
+    }
+
+    /// Compile `bytes` (sha256 `sha256`), through the cache when there is
+    /// one.
+    pub fn compile(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> wasmtime::Result<(wasmtime::component::Component, cache::Compiled)> {
+        match &self.cache {
+            Some(cache) => cache.component(&self.engine, bytes, sha256),
+            None => Ok((
+                wasmtime::component::Component::new(&self.engine, bytes)?,
+                cache::Compiled::Fresh,
+            )),
+        }
     }
 }
 
@@ -180,7 +226,7 @@ pub(crate) struct StoreData {
     /// The module's name: its state namespace and log tag.
     namespace: Arc<str>,
     state: Arc<dyn StateBackend>,
-    lists: Arc<Lists>,
+    lists: Arc<ArcSwap<Lists>>,
     /// The current activity's receive time, for state windows.
     now_ms: u64,
 }

@@ -12,6 +12,7 @@ use wasmtime::{Store, Trap};
 use super::bindings::{
     Activity, Context, Description, PolicyModule, PolicyModulePre, Ruling, Verdict,
 };
+use super::cache::Compiled;
 use super::{EPOCH_TICK, Runtime, StoreData};
 use crate::config::{Capability, FailurePolicy, Mode, PolicyConfig};
 
@@ -153,6 +154,9 @@ pub struct Module {
     settings: ModuleSettings,
     wants_raw: bool,
     config_json: String,
+    /// The settings it was loaded with, to tell on reload whether it changed.
+    policy: PolicyConfig,
+    compiled: Compiled,
     pre: PolicyModulePre<StoreData>,
     runtime: Arc<Runtime>,
     idle: Mutex<Vec<Warm>>,
@@ -185,7 +189,8 @@ impl Module {
                 actual: sha256,
             });
         }
-        let component = Component::new(runtime.engine(), bytes)
+        let (component, compiled) = runtime
+            .compile(bytes, &sha256)
             .map_err(|e| LoadError::NotAComponent(describe(&e)))?;
         let capabilities = check_imports(runtime, &component, &cfg.grants)?;
         let pre = runtime
@@ -222,6 +227,8 @@ impl Module {
             settings,
             wants_raw: false,
             config_json,
+            policy: cfg.clone(),
+            compiled,
             pre,
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
@@ -292,6 +299,22 @@ impl Module {
         &self.stats
     }
 
+    /// The `name` its settings give it, if any.
+    pub fn configured_name(&self) -> Option<&str> {
+        self.policy.name.as_deref()
+    }
+
+    /// Whether its compiled code came from the cache.
+    pub fn compiled(&self) -> Compiled {
+        self.compiled
+    }
+
+    /// Whether this module is what `bytes` (by sha256) under `cfg` would
+    /// load: then a reload keeps it, warm instances and all.
+    pub fn is_same(&self, sha256: &str, cfg: &PolicyConfig) -> bool {
+        self.sha256.eq_ignore_ascii_case(sha256) && self.policy == *cfg
+    }
+
     /// What `palisade policies --json` and the admin API say of the module.
     pub fn summary(&self) -> serde_json::Value {
         serde_json::json!({
@@ -304,6 +327,7 @@ impl Module {
             "weight": self.settings.weight,
             "on_error": self.settings.on_error,
             "description": self.description.description,
+            "compiled": self.compiled,
         })
     }
 

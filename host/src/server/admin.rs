@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::App;
 use super::proxy::relay;
+use super::{App, Trigger};
 use crate::quarantine::Filter;
 use crate::runtime::{ErrorKind, unix_ms};
 
@@ -74,11 +74,15 @@ async fn policies(State(app): State<Arc<App>>) -> Json<Value> {
             summary
         })
         .collect();
-    Json(json!({ "modules": modules, "failures": set.failures() }))
+    Json(json!({
+        "modules": modules,
+        "failures": set.failures(),
+        "last_reload": app.last_reload(),
+    }))
 }
 
 async fn reload(State(app): State<Arc<App>>) -> Response {
-    let result = tokio::task::spawn_blocking(move || app.reload()).await;
+    let result = tokio::task::spawn_blocking(move || app.reload(Trigger::Admin)).await;
     match result {
         Ok(Ok(report)) => Json(report).into_response(),
         Ok(Err(e)) => problem(

@@ -27,6 +27,7 @@ pub struct Metrics {
     pub modules_loaded: IntGauge,
     pub module_load_failures: IntGauge,
     pub reloads: IntCounterVec,
+    pub last_reload_ok: IntGauge,
 }
 
 impl Default for Metrics {
@@ -95,9 +96,17 @@ impl Metrics {
             ),
             reloads: counter(
                 "reloads_total",
-                "Policy set reloads, by result.",
+                "Policy set reloads, by result: `ok`, `partial` (a module or list failed; its previous version judges), `failed` (nothing changed).",
                 &["result"],
             ),
+            last_reload_ok: {
+                let g = gauge(
+                    "last_reload_successful",
+                    "1 if the last (re)load loaded every module and list, else 0.",
+                );
+                g.set(1);
+                g
+            },
             registry,
         }
     }

@@ -11,10 +11,12 @@ pub mod decision_log;
 pub mod judge_api;
 pub mod metrics;
 pub mod proxy;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -32,7 +34,15 @@ use proxy::{InboxPaths, Upstream};
 /// Everything a request handler needs.
 pub struct App {
     pub palisade: Palisade,
+    /// The configuration the sidecar started with (listeners, limits, the
+    /// quarantine: what a reload does not change).
     pub config: Config,
+    /// The configuration of the last successful reload: modules, lists,
+    /// thresholds and what is watched.
+    live: Mutex<Config>,
+    last_reload: Mutex<Option<ReloadStatus>>,
+    /// Registered before the first load; set to work by [`run`].
+    watch: Mutex<Option<watch::Watch>>,
     /// Where the configuration came from, for reloads.
     pub config_path: Option<PathBuf>,
     pub policies_dir: Option<PathBuf>,
@@ -45,6 +55,32 @@ pub struct App {
     /// bounds it; a full pool queues requests rather than failing them.
     judging: Semaphore,
     admin_token: Option<String>,
+}
+
+/// What triggered a reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// A watched file changed.
+    Watch,
+    /// `POST /admin/v1/reload`.
+    Admin,
+    /// SIGHUP.
+    Signal,
+}
+
+/// How the last reload went, for the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadStatus {
+    /// When it finished (RFC 3339).
+    pub at: String,
+    pub trigger: Trigger,
+    /// `ok`, `partial` (some modules or lists failed; their previous
+    /// versions judge) or `failed` (nothing changed).
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: f64,
 }
 
 /// What `serve` needs besides the configuration.
@@ -64,6 +100,11 @@ pub struct Listeners {
 
 impl App {
     pub fn new(config: Config, options: ServeOptions) -> Result<Arc<App>, String> {
+        let watch = watch::Watch::register(
+            &config,
+            options.config_path.as_deref(),
+            options.policies_dir.as_deref(),
+        );
         let palisade =
             Palisade::new(&config, options.policies_dir.as_deref()).map_err(|e| e.to_string())?;
         let quarantine_path = config.resolve(&config.quarantine.path);
@@ -88,6 +129,9 @@ impl App {
             .module_load_failures
             .set(set.failures().len() as i64);
         metrics
+            .last_reload_ok
+            .set(i64::from(set.failures().is_empty()));
+        metrics
             .quarantine_held
             .set(quarantine.held().unwrap_or(0) as i64);
         Ok(Arc::new(App {
@@ -101,6 +145,9 @@ impl App {
             log,
             judging: Semaphore::new(permits),
             admin_token: options.admin_token.filter(|t| !t.is_empty()),
+            live: Mutex::new(config.clone()),
+            last_reload: Mutex::new(None),
+            watch: Mutex::new(watch),
             config,
         }))
     }
@@ -151,13 +198,31 @@ impl App {
         });
     }
 
-    /// Re-read the configuration and rebuild the policy set.
-    pub fn reload(&self) -> Result<serde_json::Value, String> {
+    /// Re-read the configuration, the lists and the modules, and swap in
+    /// the new policy set. An unreadable or invalid configuration changes
+    /// nothing (the error is returned); a module or list that fails keeps
+    /// its previous version (the result says `partial`). In-flight
+    /// activities finish on the set they started with. Blocking: call it
+    /// off the async threads.
+    pub fn reload(&self, trigger: Trigger) -> Result<serde_json::Value, String> {
+        let started = Instant::now();
         let config = match &self.config_path {
-            Some(path) => Config::load(path).map_err(|e| e.to_string())?,
-            None => self.config.clone(),
+            Some(path) => Config::load(path).map_err(|e| e.to_string()),
+            None => Ok(self.config.clone()),
         };
+        let config = match config {
+            Ok(config) => config,
+            Err(error) => {
+                tracing::error!(%error, ?trigger, "reload failed; the previous policy set keeps serving");
+                self.metrics.reloads.with_label_values(&["failed"]).inc();
+                self.metrics.last_reload_ok.set(0);
+                self.set_status(trigger, "failed", Some(error.clone()), started);
+                return Err(error);
+            }
+        };
+        self.warn_restart_only(&config);
         let set = self.palisade.reload(&config, self.policies_dir.as_deref());
+        *self.live.lock().unwrap_or_else(|e| e.into_inner()) = config;
         self.metrics.modules_loaded.set(set.modules().len() as i64);
         self.metrics
             .module_load_failures
@@ -168,15 +233,78 @@ impl App {
             "partial"
         };
         self.metrics.reloads.with_label_values(&[result]).inc();
+        self.metrics
+            .last_reload_ok
+            .set(i64::from(set.failures().is_empty()));
+        self.set_status(trigger, result, None, started);
         tracing::info!(
             modules = set.modules().len(),
             failures = set.failures().len(),
+            ?trigger,
+            ms = started.elapsed().as_millis() as u64,
             "policy set reloaded"
         );
         Ok(serde_json::json!({
+            "result": result,
             "modules": set.modules().iter().map(|m| m.name()).collect::<Vec<_>>(),
             "failures": set.failures(),
         }))
+    }
+
+    /// How the last reload went; None before the first.
+    pub fn last_reload(&self) -> Option<ReloadStatus> {
+        self.last_reload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The configuration as last (re)loaded.
+    pub fn live_config(&self) -> Config {
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_status(
+        &self,
+        trigger: Trigger,
+        result: &'static str,
+        error: Option<String>,
+        started: Instant,
+    ) {
+        let status = ReloadStatus {
+            at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            trigger,
+            result,
+            error,
+            duration_ms: started.elapsed().as_secs_f64() * 1e3,
+        };
+        *self.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+    }
+
+    /// Sections a reload does not apply: say so rather than ignore the
+    /// change silently.
+    fn warn_restart_only(&self, new: &Config) {
+        let old = &self.config;
+        fn text<T: serde::Serialize>(section: &T) -> String {
+            toml::to_string(section).unwrap_or_default()
+        }
+        let sections: [(&str, String, String); 6] = [
+            ("limits", text(&old.limits), text(&new.limits)),
+            ("server", text(&old.server), text(&new.server)),
+            ("admin", text(&old.admin), text(&new.admin)),
+            ("quarantine", text(&old.quarantine), text(&new.quarantine)),
+            (
+                "decision_log",
+                text(&old.decision_log),
+                text(&new.decision_log),
+            ),
+            ("cache", text(&old.cache), text(&new.cache)),
+        ];
+        for (name, before, after) in sections {
+            if before != after {
+                tracing::warn!("[{name}] changed: it takes effect at the next restart");
+            }
+        }
     }
 }
 
@@ -254,6 +382,8 @@ pub async fn run(app: Arc<App>, listeners: Listeners) -> Result<(), String> {
         let _ = stop_tx.send(true);
     });
     reload_on_sighup(app.clone());
+    let watch = app.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let _watching = watch.map(|w| w.spawn(app.clone()));
 
     let admin_task = match listeners.admin {
         Some(listener) => {
@@ -322,10 +452,7 @@ fn reload_on_sighup(app: Arc<App>) {
         };
         while hup.recv().await.is_some() {
             let app = app.clone();
-            let result = tokio::task::spawn_blocking(move || app.reload()).await;
-            if let Ok(Err(e)) = result {
-                tracing::error!(error = %e, "reload failed; the previous policy set keeps serving");
-            }
+            let _ = tokio::task::spawn_blocking(move || app.reload(Trigger::Signal)).await;
         }
     });
 }
