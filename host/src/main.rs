@@ -54,12 +54,25 @@ enum Command {
     },
     /// List the modules: name, version, sha256, capabilities, mode, and why
     /// any failed to load. Exits with 1 if any failed.
+    ///
+    /// By default the modules are loaded here, as `serve` would load them.
+    /// With --live the running sidecar is asked instead (its admin API at
+    /// admin.listen, with the admin token): what judges now, including a
+    /// previous version kept after a failed reload, and how the last
+    /// reload went.
     Policies {
         #[command(flatten)]
         setup: Setup,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Ask the running sidecar instead of loading the modules here.
+        #[arg(long)]
+        live: bool,
+        /// File holding the admin API's bearer token, for --live
+        /// (admin.token_file).
+        #[arg(long, value_name = "FILE", requires = "live")]
+        admin_token_file: Option<PathBuf>,
     },
 }
 
@@ -83,9 +96,7 @@ impl Setup {
     }
 
     fn start(&self) -> Result<Palisade, String> {
-        let config = self.config()?;
-        let palisade =
-            Palisade::new(&config, self.policies_dir.as_deref()).map_err(|e| e.to_string())?;
+        let palisade = self.start_quietly()?;
         for failure in palisade.policies().failures() {
             eprintln!(
                 "palisade: module {} not loaded: {}",
@@ -93,6 +104,12 @@ impl Setup {
             );
         }
         Ok(palisade)
+    }
+
+    /// Load without reporting failures (the caller reports them).
+    fn start_quietly(&self) -> Result<Palisade, String> {
+        let config = self.config()?;
+        Palisade::new(&config, self.policies_dir.as_deref()).map_err(|e| e.to_string())
     }
 }
 
@@ -114,7 +131,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { setup, files } => check(&setup, &files),
-        Command::Policies { setup, json } => policies(&setup, json),
+        Command::Policies {
+            setup,
+            json,
+            live,
+            admin_token_file,
+        } => {
+            if live {
+                live_policies(&setup, json, admin_token_file)
+            } else {
+                policies(&setup, json)
+            }
+        }
         Command::Serve {
             setup,
             listen,
@@ -147,19 +175,7 @@ fn serve(
     // Re-check what the flags changed.
     let checked = toml::to_string(&config).map_err(|e| e.to_string())?;
     Config::parse(&checked).map_err(|e| format!("invalid flags: {e}"))?;
-    let token_file =
-        admin_token_file.or_else(|| config.admin.token_file.as_ref().map(|p| config.resolve(p)));
-    let admin_token = match token_file {
-        Some(path) => Some(
-            std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read the admin token file {}: {e}", path.display()))?
-                .trim()
-                .to_owned(),
-        ),
-        None => std::env::var(&config.admin.token_env)
-            .ok()
-            .map(|t| t.trim().to_owned()),
-    };
+    let admin_token = admin_token(&config, admin_token_file)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -181,6 +197,24 @@ fn serve(
         palisade::server::run(app, listeners).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The admin token: from `flag`'s file, `admin.token_file`, or the
+/// environment variable `admin.token_env` names.
+fn admin_token(config: &Config, flag: Option<PathBuf>) -> Result<Option<String>, String> {
+    let token_file = flag.or_else(|| config.admin.token_file.as_ref().map(|p| config.resolve(p)));
+    Ok(match token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read the admin token file {}: {e}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => std::env::var(&config.admin.token_env)
+            .ok()
+            .map(|t| t.trim().to_owned()),
+    }
+    .filter(|t| !t.is_empty()))
 }
 
 fn check(setup: &Setup, files: &[PathBuf]) -> Result<ExitCode, String> {
@@ -258,45 +292,111 @@ fn documents(text: &str) -> Vec<(usize, &str)> {
 }
 
 fn policies(setup: &Setup, json: bool) -> Result<ExitCode, String> {
-    let palisade = setup.start()?;
+    let palisade = setup.start_quietly()?;
     let set = palisade.policies();
+    let modules: Vec<_> = set.modules().iter().map(|m| m.summary()).collect();
+    let doc = serde_json::json!({"modules": modules, "failures": set.failures()});
+    print_policies(&doc, json)
+}
+
+/// `policies --live`: the running sidecar's view, from its admin API.
+fn live_policies(
+    setup: &Setup,
+    json: bool,
+    token_file: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let config = setup.config()?;
+    let token = admin_token(&config, token_file)?.ok_or_else(|| {
+        format!(
+            "--live needs the admin token: --admin-token-file, admin.token_file or {}",
+            config.admin.token_env
+        )
+    })?;
+    let url = format!("http://{}/admin/v1/policies", config.admin.listen);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let doc: serde_json::Value = runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(token)
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the sidecar's admin API at {url}: {e}"))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("reading the answer from {url}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{url} answered {status}: {}", body.trim()));
+        }
+        serde_json::from_str(&body).map_err(|e| format!("{url} answered with invalid JSON: {e}"))
+    })?;
+    print_policies(&doc, json)
+}
+
+/// Print a policies document (`modules`, `failures`, optionally
+/// `last_reload`) as JSON or a table; exit 1 if anything failed.
+fn print_policies(doc: &serde_json::Value, json: bool) -> Result<ExitCode, String> {
+    let empty = Vec::new();
+    let failures = doc["failures"].as_array().unwrap_or(&empty);
     if json {
-        let modules: Vec<_> = set.modules().iter().map(|m| m.summary()).collect();
-        let doc = serde_json::json!({"modules": modules, "failures": set.failures()});
         println!(
             "{}",
-            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+            serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?
         );
     } else {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
         println!(
             "{:<18} {:<8} {:<8} {:<14} {:<16} SOURCE",
             "NAME", "VERSION", "MODE", "SHA256", "CAPABILITIES"
         );
-        for m in set.modules() {
-            let caps = if m.capabilities().is_empty() {
-                "-".to_owned()
-            } else {
-                m.capabilities().join(",")
-            };
-            let mode = match m.settings().mode {
-                palisade::config::Mode::Enforce => "enforce",
-                palisade::config::Mode::Shadow => "shadow",
-            };
+        for m in doc["modules"].as_array().unwrap_or(&empty) {
+            let caps: Vec<String> = m["capabilities"]
+                .as_array()
+                .unwrap_or(&empty)
+                .iter()
+                .map(text)
+                .collect();
+            let sha = text(&m["sha256"]);
             println!(
                 "{:<18} {:<8} {:<8} {:<14} {:<16} {}",
-                m.name(),
-                m.version(),
-                mode,
-                &m.sha256()[..12],
-                caps,
-                m.source()
+                text(&m["name"]),
+                text(&m["version"]),
+                text(&m["mode"]),
+                sha.get(..12).unwrap_or(&sha),
+                if caps.is_empty() {
+                    "-".to_owned()
+                } else {
+                    caps.join(",")
+                },
+                text(&m["source"])
             );
         }
-        for f in set.failures() {
-            println!("FAILED  {}: {}", f.source, f.error);
+        for f in failures {
+            println!("FAILED  {}: {}", text(&f["source"]), text(&f["error"]));
+            if let Some(serving) = f["serving"].as_str() {
+                println!("        {serving}");
+            }
+        }
+        if let Some(r) = doc.get("last_reload").filter(|r| !r.is_null()) {
+            println!(
+                "last reload: {} at {} ({}){}",
+                text(&r["result"]),
+                text(&r["at"]),
+                text(&r["trigger"]),
+                r["error"]
+                    .as_str()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
         }
     }
-    Ok(if set.failures().is_empty() {
+    let reload_failed = doc["last_reload"]["result"] == "failed";
+    Ok(if failures.is_empty() && !reload_failed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -272,3 +272,97 @@ fn serve_starts_answers_and_stops_cleanly_on_sigterm() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A process killed when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn policies_live_shows_what_a_running_sidecar_judges_with_after_a_failed_reload() {
+    let dir = std::env::temp_dir().join(format!("palisade-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A free loopback port for the admin API, which --live finds in the
+    // configuration.
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    std::fs::write(dir.join("token"), "live-token\n").unwrap();
+    let cfg = dir.join("p.toml");
+    let config = |mention_config: &str| {
+        format!(
+            "[[policy]]\nsource = \"builtin:mention-limit\"\nconfig = {{ {mention_config} }}\n\
+             [server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"{admin}\"\ntoken_file = \"token\"\n\
+             [quarantine]\npath = \"q.db\"\n[decision_log]\noutput = \"off\"\n\
+             [policies]\ndebounce_ms = 20\n[cache]\nenabled = false\n"
+        )
+    };
+    std::fs::write(&cfg, config("max_mentions = 4")).unwrap();
+    let _serve = Running(
+        Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["serve", "--config", cfg.to_str().unwrap()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let live = || palisade(&["policies", "--live", "--config", cfg.to_str().unwrap()]);
+    let until = |what: &str, check: &dyn Fn(&Output) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let out = live();
+            if check(&out) {
+                return out;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: never; last:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let out = until("the sidecar answers", &|o| o.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("mention-limit"),
+        "{out:?}"
+    );
+
+    // A setting the module refuses: the sidecar keeps the previous one.
+    std::fs::write(&cfg, config("max_mentions = \"four\"")).unwrap();
+    let out = until("the failed reload shows", &|o| o.status.code() == Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("FAILED  builtin:mention-limit: refused its configuration"),
+        "{table}"
+    );
+    assert!(
+        table.contains("the previous version (mention-limit 0.1.0"),
+        "{table}"
+    );
+    assert!(table.contains("last reload: partial"), "{table}");
+    assert!(
+        table.lines().nth(1).unwrap().starts_with("mention-limit"),
+        "{table}"
+    );
+
+    // Without the token, --live says what is missing.
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["policies", "--live"])
+        .env_remove("PALISADE_ADMIN_TOKEN")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--live needs the admin token"),
+        "{out:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
