@@ -25,3 +25,4 @@ test: setup
 ## Benchmarks (not part of the tests); see docs/PERFORMANCE.md.
 bench: setup
 	cargo bench --locked -p palisade --bench pipeline
+	cargo bench --locked -p palisade --bench reload

@@ -24,8 +24,11 @@ enum Command {
     ///
     /// With nothing given it listens on 127.0.0.1:8787 with the judge API
     /// (POST /v1/judge), the bundled modules and a quarantine in
-    /// ./palisade.db. Flags override the configuration file. SIGHUP reloads
-    /// the modules; SIGTERM stops after in-flight requests finish.
+    /// ./palisade.db. Flags override the configuration file. Changes to the
+    /// drop-in folder, the configuration file and list files are reloaded
+    /// as they happen (a module that fails to load keeps its previous
+    /// version judging); SIGHUP reloads too; SIGTERM stops after in-flight
+    /// requests finish.
     Serve {
         #[command(flatten)]
         setup: Setup,
@@ -82,7 +85,9 @@ struct Setup {
     /// their defaults.
     #[arg(long, short, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Also load every NAME.wasm in DIR (with NAME.toml settings beside it).
+    /// The drop-in folder: every NAME.wasm in DIR is loaded (with NAME.toml
+    /// settings beside it) after the configured modules (policies.dir;
+    /// default policies.d beside the configuration, if it exists).
     #[arg(long, value_name = "DIR")]
     policies_dir: Option<PathBuf>,
 }

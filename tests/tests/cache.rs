@@ -99,35 +99,31 @@ fn corrupt_foreign_and_forged_entries_are_rebuilt_never_run() {
     drop(first);
     let good = std::fs::read(&mention).unwrap();
 
-    let damage: [(&str, Box<dyn Fn() -> Vec<u8>>); 4] = [
-        (
-            "a flipped byte",
-            Box::new(|| {
-                let mut bytes = good.clone();
-                let middle = bytes.len() / 2;
-                bytes[middle] ^= 0x40;
-                bytes
-            }),
-        ),
-        ("truncated", Box::new(|| good[..good.len() / 3].to_vec())),
-        (
-            "another module's entry",
-            Box::new(|| std::fs::read(&hashtag).unwrap()),
-        ),
+    let flipped = {
+        let mut bytes = good.clone();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        bytes
+    };
+    let forged = {
+        use sha2::Digest;
+        let code = b"\x7fELF not really compiled code".to_vec();
+        let mut bytes = good[..16 + 32].to_vec();
+        bytes.extend_from_slice(&sha2::Sha256::digest(&code));
+        bytes.extend_from_slice(&code);
+        bytes
+    };
+    let damage = [
+        ("a flipped byte", flipped),
+        ("truncated", good[..good.len() / 3].to_vec()),
+        ("another module's entry", std::fs::read(&hashtag).unwrap()),
         (
             "a forged entry whose digest matches but is not compiled code",
-            Box::new(|| {
-                use sha2::Digest;
-                let code = b"\x7fELF not really compiled code".to_vec();
-                let mut bytes = good[..16 + 32].to_vec();
-                bytes.extend_from_slice(&sha2::Sha256::digest(&code));
-                bytes.extend_from_slice(&code);
-                bytes
-            }),
+            forged,
         ),
     ];
     for (what, bytes) in damage {
-        std::fs::write(&mention, bytes()).unwrap();
+        std::fs::write(&mention, bytes).unwrap();
         let p = start(&dir.0);
         assert!(p.policies().failures().is_empty(), "{what}");
         assert_eq!(

@@ -52,6 +52,17 @@ impl Targets {
         if self.files.contains(path) {
             return true;
         }
+        // Kubernetes updates a mounted ConfigMap or Secret by swapping the
+        // `..data` link its files point through: the files themselves
+        // report no event.
+        if path.file_name().is_some_and(|n| n == "..data") {
+            let folder = path.parent();
+            if self.files.iter().any(|f| f.parent() == folder)
+                || self.policies_dir.as_deref() == folder
+            {
+                return true;
+            }
+        }
         let Some(dir) = &self.policies_dir else {
             return false;
         };
@@ -229,6 +240,7 @@ mod tests {
             "/etc/palisade/policies.d/spam.wasm",
             "/etc/palisade/policies.d/spam.toml",
             "/etc/palisade/policies.d",
+            "/etc/palisade/..data",
         ] {
             assert!(targets.is_relevant(Path::new(path)), "{path}");
         }
@@ -241,6 +253,7 @@ mod tests {
             "/etc/palisade/policies.d/notes.txt",
             "/etc/palisade/policies.d/sub/spam.wasm",
             "/etc/palisade/spam.wasm",
+            "/etc/elsewhere/..data",
         ] {
             assert!(!targets.is_relevant(Path::new(path)), "{path}");
         }
