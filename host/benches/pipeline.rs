@@ -25,7 +25,10 @@ fn note() -> String {
 }
 
 fn sandboxed(reuse: bool) -> Palisade {
-    let config = Config::parse(&format!("[limits]\nreuse_instances = {reuse}\n")).unwrap();
+    let config = Config::parse(&format!(
+        "[limits]\nreuse_instances = {reuse}\n[state]\nurl = \"memory\"\n"
+    ))
+    .unwrap();
     let p = Palisade::new(&config, None).unwrap();
     assert!(p.policies().failures().is_empty());
     p

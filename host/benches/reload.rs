@@ -72,6 +72,7 @@ fn ten_modules(dir: &Path, cache: Option<&Path>) -> Config {
             "[[policy]]\nsource = \"m{i}.wasm\"\nname = \"{name}-{i}\"\ngrants = [\"log\", \"state\", \"lists\"]\n"
         ));
     }
+    text.push_str("[state]\nurl = \"memory\"\n");
     match cache {
         Some(c) => text.push_str(&format!("[cache]\ndir = \"{}\"\n", c.display())),
         None => text.push_str("[cache]\nenabled = false\n"),

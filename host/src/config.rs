@@ -51,6 +51,9 @@ pub struct Config {
     /// The compiled-module cache.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// Where module state and first-seen times live.
+    #[serde(default)]
+    pub state: StateConfig,
     /// The sidecar (`palisade serve`).
     #[serde(default)]
     pub server: ServerConfig,
@@ -183,6 +186,50 @@ impl Default for PoliciesConfig {
             debounce_ms: 150,
         }
     }
+}
+
+/// `[state]`: the `state` capability's storage and the host's first-seen
+/// times.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    /// `sqlite:PATH` (embedded, the default; PATH relative to this file),
+    /// `redis://HOST:PORT[/DB]` (shared by replicas) or `memory`.
+    pub url: String,
+    /// Redis: the longest one call may take, connecting included.
+    pub timeout_ms: u64,
+    /// Redis unreachable: `local` serves calls from in-process state until
+    /// it returns; `fail` fails them (each module's `on_error` applies).
+    pub on_error: StateOnError,
+    /// Redis: prefix of every key, to share a Redis with other programs.
+    pub prefix: String,
+    pub max_key_bytes: usize,
+    pub max_value_bytes: usize,
+    /// The longest a stored value lives; values stored without a time to
+    /// live get it.
+    pub max_ttl_seconds: u32,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            url: "sqlite:palisade-state.db".into(),
+            timeout_ms: 20,
+            on_error: StateOnError::Local,
+            prefix: "palisade".into(),
+            max_key_bytes: 512,
+            max_value_bytes: 64 << 10,
+            max_ttl_seconds: 30 * 24 * 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StateOnError {
+    #[default]
+    Local,
+    Fail,
 }
 
 /// `[cache]`: compiled modules kept on disk so that restarts skip
@@ -481,6 +528,12 @@ impl Config {
             if !p.starts_with('/') {
                 return Err(format!("server.inbox_paths: `{p}` must start with /"));
             }
+        }
+        if let Err(e) = self.state.url.parse::<crate::state::StateUrl>() {
+            return Err(format!("state.url: {e}"));
+        }
+        if self.state.timeout_ms == 0 || self.state.max_ttl_seconds == 0 {
+            return Err("state.timeout_ms and state.max_ttl_seconds must be above 0".to_owned());
         }
         if self.limits.timeout_ms == 0 || self.limits.memory_mib == 0 || self.limits.instances == 0
         {

@@ -44,7 +44,6 @@ pub use policy_set::{LoadFailure, PolicySet};
 use lists::{ListError, ListFormat, Lists};
 use palisade_sdk::memory::NamedList;
 use runtime::Runtime;
-use state::MemoryBackend;
 
 /// A configured Palisade: the runtime and the policy set built from a
 /// configuration. The set is swapped whole on reload; activities being
@@ -65,6 +64,8 @@ pub enum StartError {
     Runtime(String),
     #[error("the policies folder {0} does not exist")]
     NoPoliciesDir(PathBuf),
+    #[error("cannot open the state ({url}): {error}")]
+    State { url: String, error: String },
 }
 
 impl Palisade {
@@ -83,9 +84,14 @@ impl Palisade {
         for (name, list) in &config.lists {
             lists.insert(name, load_list(config, name, list)?);
         }
+        let state =
+            state::open(&config.state, &config.base_dir).map_err(|e| StartError::State {
+                url: config.state.url.clone(),
+                error: e.0,
+            })?;
         let runtime = Runtime::new(
             config.limits.runtime_limits(),
-            Arc::new(MemoryBackend::new()),
+            state,
             lists,
             config.cache_dir().as_deref(),
         )

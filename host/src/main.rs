@@ -90,6 +90,12 @@ struct Setup {
     /// default policies.d beside the configuration, if it exists).
     #[arg(long, value_name = "DIR")]
     policies_dir: Option<PathBuf>,
+    /// Where module state and first-seen times live: sqlite:PATH,
+    /// redis://HOST:PORT[/DB] or memory (state.url). `serve` defaults to
+    /// the configuration's (sqlite:palisade-state.db); `check` and
+    /// `policies` to memory, so that runs repeat.
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
 }
 
 impl Setup {
@@ -98,6 +104,18 @@ impl Setup {
             Some(path) => Config::load(path).map_err(|e| e.to_string()),
             None => Ok(Config::default()),
         }
+    }
+
+    /// The configuration with `--state` applied, or `default` when it is
+    /// not given (None: the configuration's).
+    fn config_with_state(&self, default: Option<&str>) -> Result<Config, String> {
+        let mut config = self.config()?;
+        if let Some(url) = self.state.as_deref().or(default) {
+            url.parse::<palisade::state::StateUrl>()
+                .map_err(|e| format!("--state: {e}"))?;
+            config.state.url = url.to_owned();
+        }
+        Ok(config)
     }
 
     fn start(&self) -> Result<Palisade, String> {
@@ -113,7 +131,7 @@ impl Setup {
 
     /// Load without reporting failures (the caller reports them).
     fn start_quietly(&self) -> Result<Palisade, String> {
-        let config = self.config()?;
+        let config = self.config_with_state(Some("memory"))?;
         Palisade::new(&config, self.policies_dir.as_deref()).map_err(|e| e.to_string())
     }
 }
@@ -170,7 +188,7 @@ fn serve(
     upstream: Option<String>,
     admin_token_file: Option<PathBuf>,
 ) -> Result<ExitCode, String> {
-    let mut config = setup.config()?;
+    let mut config = setup.config_with_state(None)?;
     if let Some(listen) = listen {
         config.server.listen = listen;
     }

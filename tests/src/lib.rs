@@ -96,9 +96,15 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// A Palisade started from configuration text (paths relative to `base`).
-pub fn palisade(config: &str, base: &Path) -> Palisade {
+pub fn palisade(config_text: &str, base: &Path) -> Palisade {
+    let config = config_text;
     let mut config = Config::parse(config).unwrap_or_else(|e| panic!("test configuration: {e}"));
     config.base_dir = base.to_owned();
+    if !config_mentions_state(config_text) {
+        // State in memory unless the test is about state: each test starts
+        // from nothing, and nothing is written beside the sources.
+        config.state.url = "memory".into();
+    }
     Palisade::new(&config, None).expect("palisade starts")
 }
 
@@ -117,4 +123,161 @@ pub fn note(actor: &str, text: &str) -> String {
         "object": {"type": "Note", "content": format!("<p>{text}</p>")}
     })
     .to_string()
+}
+
+fn config_mentions_state(config: &str) -> bool {
+    config.lines().any(|l| l.trim() == "[state]")
+}
+
+/// A free loopback port (bound, then released for the caller to use).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind loopback")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+/// A real `redis-server` (Debian's package; `make test` installs it) on a
+/// loopback port, without persistence; killed on drop.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        Self::start_on(free_port())
+    }
+
+    /// Start on `port` (to restart one that was stopped).
+    pub fn start_on(port: u16) -> RedisServer {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect(
+                "start redis-server: install Debian's redis-server package (`make setup` does)",
+            );
+        let server = RedisServer { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while server.command("PING").as_deref() != Some("+PONG") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not answer on port {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Send one inline command; the first line of the reply.
+    pub fn command(&self, command: &str) -> Option<String> {
+        use std::io::{BufRead, BufReader, Write};
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok()?;
+        conn.write_all(format!("{command}\r\n").as_bytes()).ok()?;
+        let mut line = String::new();
+        BufReader::new(conn).read_line(&mut line).ok()?;
+        Some(line.trim_end().to_owned())
+    }
+
+    /// Stop it (as a crash would: no chance to save).
+    pub fn kill(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `palisade` binary, built (once per test process) as `cargo build`
+/// builds it.
+pub fn binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cmd.current_dir(root()).args([
+                "build", "--locked", "--quiet", "-p", "palisade", "--bin", "palisade",
+            ]);
+            for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"] {
+                cmd.env_remove(var);
+            }
+            let status = cmd.status().expect("run cargo to build palisade");
+            assert!(status.success(), "building palisade failed");
+            root().join("target/debug/palisade")
+        })
+        .clone()
+}
+
+/// A `palisade serve` process on an ephemeral port; killed on drop.
+pub struct Serve {
+    child: std::process::Child,
+    pub url: String,
+    /// Its log (standard error), collected in the background.
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Serve {
+    /// Run `palisade serve --config CONFIG --listen 127.0.0.1:0 ARGS...`.
+    pub fn start(config: &Path, args: &[&str]) -> Serve {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(binary())
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("PALISADE_LOG", "info")
+            .env_remove("PALISADE_ADMIN_TOKEN")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start palisade serve");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(i) = line.find("listen=Some(") {
+                    let rest = &line[i + "listen=Some(".len()..];
+                    let _ = tx.send(rest[..rest.find(')').unwrap_or(rest.len())].to_owned());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("palisade serve did not start:\n{}", log.lock().unwrap()));
+        Serve {
+            child,
+            url: format!("http://{addr}"),
+            log,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

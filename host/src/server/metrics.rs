@@ -28,6 +28,8 @@ pub struct Metrics {
     pub module_load_failures: IntGauge,
     pub reloads: IntCounterVec,
     pub last_reload_ok: IntGauge,
+    pub state_degraded: IntGauge,
+    pub state_errors: prometheus::IntCounter,
 }
 
 impl Default for Metrics {
@@ -107,7 +109,31 @@ impl Metrics {
                 g.set(1);
                 g
             },
+            state_degraded: gauge(
+                "state_backend_degraded",
+                "1 while the shared state backend (Redis) is unreachable and calls fall back to local state (or fail).",
+            ),
+            state_errors: {
+                let c = prometheus::IntCounter::new(
+                    "state_backend_errors_total",
+                    "Calls that failed on the shared state backend.",
+                )
+                .expect("metric");
+                registry.register(Box::new(c.clone())).expect("register");
+                c
+            },
             registry,
+        }
+    }
+
+    /// Bring the state backend's gauges up to date (before rendering).
+    pub fn observe_state(&self, health: Option<crate::state::Health>) {
+        if let Some(h) = health {
+            self.state_degraded.set(i64::from(h.degraded));
+            let seen = self.state_errors.get();
+            if h.errors > seen {
+                self.state_errors.inc_by(h.errors - seen);
+            }
         }
     }
 

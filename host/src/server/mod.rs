@@ -350,6 +350,8 @@ pub fn main_router(app: Arc<App>) -> Router {
 async fn metrics_text(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
 ) -> impl axum::response::IntoResponse {
+    app.metrics
+        .observe_state(app.palisade.runtime().state().health());
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -1,0 +1,286 @@
+//! The `state` capability's storage, and the host's first-seen times.
+//!
+//! Every backend implements [`StateBackend`]; modules reach it only through
+//! their own namespace (the module's name), so no module reads another's
+//! keys. Times are passed in (milliseconds since the Unix epoch): the
+//! activity's receive time, so a replay counts exactly as the live run did.
+//!
+//! Backends: [`MemoryBackend`] (in-process), [`SqliteBackend`] (embedded,
+//! survives restarts; the default of `palisade serve`), [`RedisBackend`]
+//! (shared by replicas). [`open`] builds the configured one behind
+//! [`Quotas`] and, for Redis, [`Failover`] to local state while it is
+//! unreachable.
+
+mod failover;
+mod redis;
+mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::Mutex;
+
+use palisade_sdk::memory::MemoryState;
+
+pub use self::redis::RedisBackend;
+pub use failover::{Failover, Health};
+pub use sqlite::SqliteBackend;
+
+use crate::config::{StateConfig, StateOnError};
+
+/// A state backend failed; the module's failure policy applies.
+#[derive(Debug, thiserror::Error)]
+#[error("state backend: {0}")]
+pub struct StateError(pub String);
+
+pub type StateResult<T> = Result<T, StateError>;
+
+/// Storage for module state and first-seen times.
+pub trait StateBackend: Send + Sync {
+    fn get(&self, ns: &str, key: &str, now: u64) -> StateResult<Option<Vec<u8>>>;
+    fn put(&self, ns: &str, key: &str, value: &[u8], ttl_seconds: u32, now: u64)
+    -> StateResult<()>;
+    fn delete(&self, ns: &str, key: &str) -> StateResult<()>;
+    fn hit(&self, ns: &str, key: &str, window_seconds: u32, now: u64) -> StateResult<u64>;
+    fn count(&self, ns: &str, key: &str, window_seconds: u32, now: u64) -> StateResult<u64>;
+    fn distinct_add(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window_seconds: u32,
+        now: u64,
+    ) -> StateResult<u64>;
+    fn distinct_count(
+        &self,
+        ns: &str,
+        key: &str,
+        window_seconds: u32,
+        now: u64,
+    ) -> StateResult<u64>;
+    /// When `subject` (an actor's URI, a host) was first seen; `now` the
+    /// first time, which is then remembered.
+    fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64>;
+    /// For a backend that can be unreachable: whether it is, and how many
+    /// calls failed.
+    fn health(&self) -> Option<Health> {
+        None
+    }
+}
+
+/// Where state lives, from `--state` or `state.url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateUrl {
+    Memory,
+    Sqlite(std::path::PathBuf),
+    Redis(String),
+}
+
+impl std::str::FromStr for StateUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<StateUrl, String> {
+        if s == "memory" {
+            Ok(StateUrl::Memory)
+        } else if let Some(path) = s.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err("`sqlite:` needs a path, as in sqlite:palisade-state.db".into());
+            }
+            Ok(StateUrl::Sqlite(path.into()))
+        } else if s.starts_with("redis://") || s.starts_with("rediss://") {
+            Ok(StateUrl::Redis(s.to_owned()))
+        } else {
+            Err(format!(
+                "`{s}` is not a state location: use memory, sqlite:PATH or redis://HOST:PORT[/DB]"
+            ))
+        }
+    }
+}
+
+/// Open the state backend `config` names (`base` resolves a relative
+/// SQLite path).
+pub fn open(config: &StateConfig, base: &Path) -> StateResult<Arc<dyn StateBackend>> {
+    let url: StateUrl = config.url.parse().map_err(StateError)?;
+    let backend: Arc<dyn StateBackend> = match url {
+        StateUrl::Memory => Arc::new(MemoryBackend::new()),
+        StateUrl::Sqlite(path) => {
+            let path = if path.is_absolute() {
+                path
+            } else {
+                base.join(path)
+            };
+            Arc::new(SqliteBackend::open(&path)?)
+        }
+        StateUrl::Redis(url) => {
+            let timeout = std::time::Duration::from_millis(config.timeout_ms);
+            let redis = RedisBackend::new(&url, &config.prefix, timeout)?;
+            Arc::new(Failover::new(
+                Arc::new(redis),
+                config.on_error == StateOnError::Local,
+            ))
+        }
+    };
+    Ok(Arc::new(Quotas {
+        inner: backend,
+        max_key_bytes: config.max_key_bytes,
+        max_value_bytes: config.max_value_bytes,
+        max_ttl_seconds: config.max_ttl_seconds,
+    }))
+}
+
+/// Per-module limits, the same for every backend: key and value sizes, and
+/// a longest time to live (a value stored "forever" gets it), so what a
+/// module stores is bounded by what it stores per second.
+pub struct Quotas {
+    pub inner: Arc<dyn StateBackend>,
+    pub max_key_bytes: usize,
+    pub max_value_bytes: usize,
+    pub max_ttl_seconds: u32,
+}
+
+impl Quotas {
+    fn check_key(&self, ns: &str, key: &str) -> StateResult<()> {
+        if key.len() > self.max_key_bytes {
+            return Err(StateError(format!(
+                "module `{ns}` used a key of {} bytes; state.max_key_bytes is {}",
+                key.len(),
+                self.max_key_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl StateBackend for Quotas {
+    fn get(&self, ns: &str, key: &str, now: u64) -> StateResult<Option<Vec<u8>>> {
+        self.check_key(ns, key)?;
+        self.inner.get(ns, key, now)
+    }
+
+    fn put(&self, ns: &str, key: &str, value: &[u8], ttl: u32, now: u64) -> StateResult<()> {
+        self.check_key(ns, key)?;
+        if value.len() > self.max_value_bytes {
+            return Err(StateError(format!(
+                "module `{ns}` stored a value of {} bytes; state.max_value_bytes is {}",
+                value.len(),
+                self.max_value_bytes
+            )));
+        }
+        let ttl = if ttl == 0 {
+            self.max_ttl_seconds
+        } else {
+            ttl.min(self.max_ttl_seconds)
+        };
+        self.inner.put(ns, key, value, ttl, now)
+    }
+
+    fn delete(&self, ns: &str, key: &str) -> StateResult<()> {
+        self.check_key(ns, key)?;
+        self.inner.delete(ns, key)
+    }
+
+    fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        self.check_key(ns, key)?;
+        self.inner.hit(ns, key, window, now)
+    }
+
+    fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        self.check_key(ns, key)?;
+        self.inner.count(ns, key, window, now)
+    }
+
+    fn distinct_add(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<u64> {
+        self.check_key(ns, key)?;
+        self.check_key(ns, member)?;
+        self.inner.distinct_add(ns, key, member, window, now)
+    }
+
+    fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        self.check_key(ns, key)?;
+        self.inner.distinct_count(ns, key, window, now)
+    }
+
+    fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
+        self.inner.first_seen(subject, now)
+    }
+
+    fn health(&self) -> Option<Health> {
+        self.inner.health()
+    }
+}
+
+/// In-process state: nothing to install, gone at exit.
+#[derive(Default)]
+pub struct MemoryBackend {
+    inner: Mutex<MemoryState>,
+}
+
+impl MemoryBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut MemoryState) -> R) -> StateResult<R> {
+        // A panic while holding the lock leaves counts usable: keep going.
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(f(&mut guard))
+    }
+}
+
+/// Module keys live under the module's namespace; the host's own keys
+/// (first-seen) under a namespace no module name can take.
+fn scoped(ns: &str, key: &str) -> String {
+    let mut s = String::with_capacity(ns.len() + key.len() + 1);
+    s.push_str(ns);
+    s.push('\0');
+    s.push_str(key);
+    s
+}
+
+impl StateBackend for MemoryBackend {
+    fn get(&self, ns: &str, key: &str, now: u64) -> StateResult<Option<Vec<u8>>> {
+        self.with(|m| m.get(&scoped(ns, key), now))
+    }
+
+    fn put(&self, ns: &str, key: &str, value: &[u8], ttl: u32, now: u64) -> StateResult<()> {
+        self.with(|m| m.put(&scoped(ns, key), value, ttl, now))
+    }
+
+    fn delete(&self, ns: &str, key: &str) -> StateResult<()> {
+        self.with(|m| m.delete(&scoped(ns, key)))
+    }
+
+    fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        self.with(|m| m.hit(&scoped(ns, key), window, now))
+    }
+
+    fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        self.with(|m| m.count(&scoped(ns, key), window, now))
+    }
+
+    fn distinct_add(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<u64> {
+        self.with(|m| m.distinct_add(&scoped(ns, key), member, window, now))
+    }
+
+    fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        self.with(|m| m.distinct_count(&scoped(ns, key), window, now))
+    }
+
+    fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
+        // The SDK's test host keys first-seen times the same way.
+        self.with(|m| m.first_seen(subject, now))
+    }
+}

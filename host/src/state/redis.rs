@@ -1,0 +1,200 @@
+//! The shared backend: state in Redis, so that every replica counts the
+//! same waves. Counting works exactly as the in-memory state does
+//! (`palisade_sdk::memory`): windows are sorted sets scored by time, each
+//! update one Lua script (atomic, one round trip).
+//!
+//! Every call has a short timeout (`state.timeout_ms`), on connecting as on
+//! reading: a module's CPU deadline cannot interrupt a host call, so Redis
+//! must answer well within it or not at all. Connections are kept in a
+//! small pool; one that fails is dropped.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use palisade_sdk::memory::{MAX_EVENTS_PER_KEY, MAX_MEMBERS_PER_SET};
+use redis::{Client, Connection, Script};
+
+use super::{StateBackend, StateError, StateResult};
+
+/// Idle connections kept at most.
+const POOL: usize = 32;
+
+/// Add to a window (an event, or a member's latest sighting), prune what
+/// the longest window of the key can no longer count, cap its size, and
+/// count the window. KEYS: the sorted set, its longest-window record.
+/// ARGV: now (ms), window (ms), member, cap.
+const WINDOW_ADD: &str = r"
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local longest = tonumber(redis.call('GET', KEYS[2]) or '0')
+if window > longest then longest = window end
+redis.call('SET', KEYS[2], longest, 'PX', longest + 60000)
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
+local n = redis.call('ZCARD', KEYS[1])
+local cap = tonumber(ARGV[4])
+if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
+redis.call('PEXPIRE', KEYS[1], longest + 60000)
+return redis.call('ZCOUNT', KEYS[1], '(' .. (now - window), '+inf')
+";
+
+pub struct RedisBackend {
+    client: Client,
+    prefix: String,
+    timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+    window_add: Script,
+    /// Makes event members unique across replicas and calls.
+    instance: String,
+    events: AtomicU64,
+}
+
+fn redis_error(e: redis::RedisError) -> StateError {
+    StateError(format!("redis: {e}"))
+}
+
+impl RedisBackend {
+    /// A backend for the Redis at `url` (`redis://HOST:PORT[/DB]`). Does
+    /// not connect yet: Palisade starts while Redis is down.
+    pub fn new(url: &str, prefix: &str, timeout: Duration) -> StateResult<RedisBackend> {
+        let client =
+            Client::open(url).map_err(|e| StateError(format!("invalid Redis URL `{url}`: {e}")))?;
+        Ok(RedisBackend {
+            client,
+            prefix: prefix.to_owned(),
+            timeout,
+            idle: Mutex::new(Vec::new()),
+            window_add: Script::new(WINDOW_ADD),
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            events: AtomicU64::new(0),
+        })
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Connection) -> redis::RedisResult<R>) -> StateResult<R> {
+        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = self
+                    .client
+                    .get_connection_with_timeout(self.timeout)
+                    .map_err(redis_error)?;
+                conn.set_read_timeout(Some(self.timeout))
+                    .map_err(redis_error)?;
+                conn.set_write_timeout(Some(self.timeout))
+                    .map_err(redis_error)?;
+                conn
+            }
+        };
+        let result = f(&mut conn).map_err(redis_error)?;
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < POOL {
+            idle.push(conn);
+        }
+        Ok(result)
+    }
+
+    fn key(&self, kind: &str, ns: &str, key: &str) -> String {
+        format!("{}:{ns}:{kind}:{key}", self.prefix)
+    }
+
+    fn add(
+        &self,
+        kind: &str,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+        cap: usize,
+    ) -> StateResult<u64> {
+        let set = self.key(kind, ns, key);
+        let longest = self.key(&format!("{kind}w"), ns, key);
+        self.with(|c| {
+            self.window_add
+                .key(&set)
+                .key(&longest)
+                .arg(now)
+                .arg(u64::from(window) * 1000)
+                .arg(member)
+                .arg(cap)
+                .invoke(c)
+        })
+    }
+
+    fn count_in(&self, kind: &str, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        let set = self.key(kind, ns, key);
+        let since = now as i64 - i64::from(window) * 1000;
+        self.with(|c| {
+            redis::cmd("ZCOUNT")
+                .arg(&set)
+                .arg(format!("({since}"))
+                .arg("+inf")
+                .query(c)
+        })
+    }
+}
+
+impl StateBackend for RedisBackend {
+    fn get(&self, ns: &str, key: &str, _now: u64) -> StateResult<Option<Vec<u8>>> {
+        let k = self.key("kv", ns, key);
+        self.with(|c| redis::cmd("GET").arg(&k).query(c))
+    }
+
+    fn put(&self, ns: &str, key: &str, value: &[u8], ttl: u32, _now: u64) -> StateResult<()> {
+        let k = self.key("kv", ns, key);
+        self.with(|c| {
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(&k).arg(value);
+            if ttl > 0 {
+                cmd.arg("EX").arg(ttl);
+            }
+            cmd.query(c)
+        })
+    }
+
+    fn delete(&self, ns: &str, key: &str) -> StateResult<()> {
+        let keys = ["kv", "ev", "evw", "set", "setw"].map(|kind| self.key(kind, ns, key));
+        self.with(|c| redis::cmd("DEL").arg(&keys[..]).query(c))
+    }
+
+    fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        let n = self.events.fetch_add(1, Ordering::Relaxed);
+        let member = format!("{now}:{}:{n}", self.instance);
+        self.add("ev", ns, key, &member, window, now, MAX_EVENTS_PER_KEY)
+    }
+
+    fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        self.count_in("ev", ns, key, window, now)
+    }
+
+    fn distinct_add(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<u64> {
+        self.add("set", ns, key, member, window, now, MAX_MEMBERS_PER_SET)
+    }
+
+    fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        self.count_in("set", ns, key, window, now)
+    }
+
+    fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
+        // SET NX GET: the earlier time if there is one, else ours is stored.
+        let k = format!("{}::first-seen:{subject}", self.prefix);
+        let earlier: Option<u64> = self.with(|c| {
+            redis::cmd("SET")
+                .arg(&k)
+                .arg(now)
+                .arg("NX")
+                .arg("GET")
+                .query(c)
+        })?;
+        Ok(earlier.unwrap_or(now))
+    }
+}

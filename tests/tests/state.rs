@@ -1,0 +1,380 @@
+//! Module state on its real backends: an embedded SQLite file and a real
+//! `redis-server` on loopback. They must count exactly as the in-memory
+//! state (which the SDK's test host uses), keep counts across restarts,
+//! share them across replicas, and keep judging while Redis is down.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use palisade::config::StateConfig;
+use palisade::state::{self, MemoryBackend, RedisBackend, SqliteBackend, StateBackend};
+use palisade_e2e::{RedisServer, Serve, note};
+use serde_json::Value;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("palisade-state-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// A deterministic stream of operations (keys, members, windows and clock
+/// steps drawn from small sets, so that they collide and expire).
+struct Ops(u64);
+
+impl Ops {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Run the same 3,000 operations on `backend` and on the in-memory state;
+/// every answer must be the same.
+fn counts_like_memory(backend: &dyn StateBackend, what: &str, with_ttl: bool) {
+    let memory = MemoryBackend::new();
+    let mut ops = Ops(7);
+    let mut now: u64 = 1_700_000_000_000;
+    let windows = [1u32, 5, 60];
+    for step in 0..3000 {
+        now += ops.next(2500);
+        let ns = ["alpha", "beta"][ops.next(2) as usize];
+        // Each key is counted over one window, as modules do: data older
+        // than the longest window asked of a key may be forgotten at any
+        // time, so a key whose window grows may count differently.
+        let k = ops.next(4);
+        let key = format!("k{k}");
+        let window = windows[(k % 3) as usize];
+        let member = format!("m{}", ops.next(6));
+        let (a, b) = match ops.next(9) {
+            0 => {
+                let ttl = if with_ttl { ops.next(4) as u32 } else { 0 };
+                let value = format!("v{step}").into_bytes();
+                (
+                    format!("{:?}", memory.put(ns, &key, &value, ttl, now).is_ok()),
+                    format!("{:?}", backend.put(ns, &key, &value, ttl, now).is_ok()),
+                )
+            }
+            1 => (
+                format!("{:?}", memory.get(ns, &key, now).unwrap()),
+                format!("{:?}", backend.get(ns, &key, now).unwrap()),
+            ),
+            2 if ops.next(4) == 0 => {
+                memory.delete(ns, &key).unwrap();
+                backend.delete(ns, &key).unwrap();
+                continue;
+            }
+            2 | 3 => (
+                memory.hit(ns, &key, window, now).unwrap().to_string(),
+                backend.hit(ns, &key, window, now).unwrap().to_string(),
+            ),
+            4 => (
+                memory.count(ns, &key, window, now).unwrap().to_string(),
+                backend.count(ns, &key, window, now).unwrap().to_string(),
+            ),
+            5 | 6 => (
+                memory
+                    .distinct_add(ns, &key, &member, window, now)
+                    .unwrap()
+                    .to_string(),
+                backend
+                    .distinct_add(ns, &key, &member, window, now)
+                    .unwrap()
+                    .to_string(),
+            ),
+            7 => (
+                memory
+                    .distinct_count(ns, &key, window, now)
+                    .unwrap()
+                    .to_string(),
+                backend
+                    .distinct_count(ns, &key, window, now)
+                    .unwrap()
+                    .to_string(),
+            ),
+            _ => {
+                let subject = format!("actor\0https://h{}.example/u", ops.next(5));
+                (
+                    memory.first_seen(&subject, now).unwrap().to_string(),
+                    backend.first_seen(&subject, now).unwrap().to_string(),
+                )
+            }
+        };
+        assert_eq!(a, b, "{what}: step {step} differs from the in-memory state");
+    }
+}
+
+#[test]
+fn sqlite_and_redis_count_exactly_as_the_in_memory_state() {
+    let dir = TempDir::new("diff");
+    let sqlite = SqliteBackend::open(&dir.0.join("state.db")).unwrap();
+    counts_like_memory(&sqlite, "sqlite", true);
+
+    let server = RedisServer::start();
+    let redis = RedisBackend::new(&server.url(), "test", Duration::from_secs(2)).unwrap();
+    // Redis expires values by its own clock, not the activity's: values
+    // are compared without a time to live.
+    counts_like_memory(&redis, "redis", false);
+}
+
+#[test]
+fn redis_values_expire_and_namespaces_do_not_meet() {
+    let server = RedisServer::start();
+    let redis = RedisBackend::new(&server.url(), "test", Duration::from_secs(2)).unwrap();
+    let now = palisade::runtime::unix_ms();
+    redis.put("alpha", "k", b"short", 1, now).unwrap();
+    redis.put("alpha", "kept", b"long", 0, now).unwrap();
+    assert_eq!(redis.get("beta", "k", now).unwrap(), None);
+    assert_eq!(
+        redis.get("alpha", "k", now).unwrap(),
+        Some(b"short".to_vec())
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis.get("alpha", "k", now).unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the value never expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        redis.get("alpha", "kept", now).unwrap(),
+        Some(b"long".to_vec())
+    );
+}
+
+#[test]
+fn quotas_refuse_oversized_keys_and_values_and_cap_lifetimes() {
+    let config = StateConfig {
+        url: "memory".into(),
+        max_key_bytes: 16,
+        max_value_bytes: 32,
+        max_ttl_seconds: 10,
+        ..StateConfig::default()
+    };
+    let state = state::open(&config, Path::new(".")).unwrap();
+    let now = 1_700_000_000_000;
+    let long_key = "k".repeat(17);
+    let error = state.hit("spam-filter", &long_key, 60, now).unwrap_err();
+    assert!(
+        error
+            .0
+            .contains("module `spam-filter` used a key of 17 bytes; state.max_key_bytes is 16"),
+        "{error}"
+    );
+    let error = state.put("spam-filter", "k", &[0; 33], 5, now).unwrap_err();
+    assert!(
+        error
+            .0
+            .contains("a value of 33 bytes; state.max_value_bytes is 32"),
+        "{error}"
+    );
+    // Stored "forever", it lives max_ttl_seconds.
+    state.put("spam-filter", "k", b"v", 0, now).unwrap();
+    assert!(
+        state
+            .get("spam-filter", "k", now + 9_000)
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        state
+            .get("spam-filter", "k", now + 10_000)
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The same text from `actors` distinct fresh actors.
+fn copy(i: usize) -> String {
+    note(
+        &format!("https://spam{}.example/users/bot{i}", i % 3),
+        "Limited offer!!! Visit our shop for the best prices on everything today",
+    )
+}
+
+const BURST: &str = r#"
+[[policy]]
+source = "builtin:duplicate-burst"
+grants = ["log", "state"]
+[policy.config]
+threshold = 4
+"#;
+
+#[test]
+fn embedded_state_survives_a_restart() {
+    let dir = TempDir::new("restart");
+    let config = format!("{BURST}\n[state]\nurl = \"sqlite:state.db\"\n");
+    let first = palisade_e2e::palisade(&config, &dir.0);
+    for i in 0..3 {
+        assert_eq!(
+            palisade_e2e::judge(&first, &copy(i)).action,
+            palisade::Action::Accept
+        );
+    }
+    drop(first);
+    assert!(dir.0.join("state.db").is_file());
+    let second = palisade_e2e::palisade(&config, &dir.0);
+    // The fourth copy, after the restart, completes the burst.
+    assert_eq!(
+        palisade_e2e::judge(&second, &copy(3)).action,
+        palisade::Action::Reject
+    );
+
+    // In memory (as before this backend), the restart forgets.
+    let memory = palisade_e2e::palisade(&format!("{BURST}\n[state]\nurl = \"memory\"\n"), &dir.0);
+    assert_eq!(
+        palisade_e2e::judge(&memory, &copy(3)).action,
+        palisade::Action::Accept
+    );
+}
+
+async fn judge(http: &reqwest::Client, url: &str, body: String) -> Value {
+    let response = http
+        .post(format!("{url}/v1/judge"))
+        .body(body)
+        .send()
+        .await
+        .expect("the judge API answers");
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Send copies to `replicas` in turn until one is rejected; its number
+/// (1-based).
+async fn copies_until_rejected(replicas: &[&Serve]) -> usize {
+    let http = reqwest::Client::new();
+    for i in 0..20 {
+        let decision = judge(&http, &replicas[i % replicas.len()].url, copy(i)).await;
+        if decision["action"] == "reject" {
+            return i + 1;
+        }
+    }
+    panic!("the burst was never detected");
+}
+
+fn config_file(dir: &Path) -> PathBuf {
+    let path = dir.join("palisade.toml");
+    std::fs::write(
+        &path,
+        format!("{BURST}\n[decision_log]\noutput = \"off\"\n[quarantine]\npath = \"q.db\"\n[cache]\ndir = \"cache\"\n"),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_split_across_two_replicas_on_one_redis_is_caught_as_on_one() {
+    let dir = TempDir::new("replicas");
+    let config = config_file(&dir.0);
+
+    let alone_redis = RedisServer::start();
+    let alone = Serve::start(&config, &["--state", &alone_redis.url()]);
+    let on_one = copies_until_rejected(&[&alone]).await;
+
+    let shared = RedisServer::start();
+    let a = Serve::start(&config, &["--state", &shared.url()]);
+    let b = Serve::start(&config, &["--state", &shared.url()]);
+    let on_two = copies_until_rejected(&[&a, &b]).await;
+    assert_eq!(on_one, 4, "one replica: the threshold-th copy is rejected");
+    assert_eq!(
+        on_two, on_one,
+        "two replicas sharing Redis catch it as quickly"
+    );
+
+    // Without shared state, each replica counts alone: slower.
+    let c = Serve::start(&config, &["--state", "memory"]);
+    let d = Serve::start(&config, &["--state", "memory"]);
+    assert!(copies_until_rejected(&[&c, &d]).await > on_one);
+}
+
+async fn metric(http: &reqwest::Client, url: &str, name: &str) -> Option<f64> {
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_judging_goes_on_with_local_state_and_recovers() {
+    let dir = TempDir::new("down");
+    let config = config_file(&dir.0);
+    let redis = RedisServer::start();
+    let serve = Serve::start(&config, &["--state", &redis.url()]);
+    let http = reqwest::Client::new();
+    for i in 0..2 {
+        judge(&http, &serve.url, copy(i)).await;
+    }
+    assert_ne!(redis.command("DBSIZE").as_deref(), Some(":0"));
+
+    // Redis stops: every activity is still judged, no module fails (a
+    // state call that waited past the module's deadline would show as a
+    // timeout in the trace), and the outage is reported.
+    let port = redis.kill();
+    for i in 2..12 {
+        let decision = judge(&http, &serve.url, copy(i)).await;
+        assert!(
+            decision["trace"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t.get("error").is_none()),
+            "{decision:#}"
+        );
+    }
+    assert_eq!(
+        metric(&http, &serve.url, "palisade_state_backend_degraded").await,
+        Some(1.0)
+    );
+    assert!(
+        metric(&http, &serve.url, "palisade_state_backend_errors_total")
+            .await
+            .unwrap()
+            >= 1.0
+    );
+    assert!(
+        serve.log().contains("state backend unreachable"),
+        "{}",
+        serve.log()
+    );
+
+    // Redis returns (empty: it kept nothing): shared state resumes.
+    let redis = RedisServer::start_on(port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut i = 100;
+    loop {
+        judge(&http, &serve.url, copy(i)).await;
+        i += 1;
+        if metric(&http, &serve.url, "palisade_state_backend_degraded").await == Some(0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never recovered:\n{}",
+            serve.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(redis.command("DBSIZE").as_deref(), Some(":0"));
+    assert!(
+        serve.log().contains("state backend reachable again"),
+        "{}",
+        serve.log()
+    );
+}
