@@ -151,12 +151,19 @@ impl Default for AdminConfig {
 pub struct QuarantineConfig {
     /// The SQLite file.
     pub path: PathBuf,
+    /// A Redis shared by replicas (`redis://HOST:PORT[/DB]`), instead of
+    /// the SQLite file.
+    pub url: Option<String>,
+    /// Redis: prefix of the quarantine's keys.
+    pub prefix: String,
 }
 
 impl Default for QuarantineConfig {
     fn default() -> Self {
         QuarantineConfig {
             path: PathBuf::from("palisade.db"),
+            url: None,
+            prefix: "palisade".into(),
         }
     }
 }

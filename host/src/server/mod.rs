@@ -107,13 +107,15 @@ impl App {
         );
         let palisade =
             Palisade::new(&config, options.policies_dir.as_deref()).map_err(|e| e.to_string())?;
-        let quarantine_path = config.resolve(&config.quarantine.path);
-        let quarantine = Quarantine::open(&quarantine_path).map_err(|e| {
-            format!(
-                "cannot open the quarantine at {}: {e}",
-                quarantine_path.display()
-            )
-        })?;
+        let quarantine = match &config.quarantine.url {
+            Some(url) => Quarantine::redis(url, &config.quarantine.prefix)
+                .map_err(|e| format!("cannot open the quarantine at {url}: {e}"))?,
+            None => {
+                let path = config.resolve(&config.quarantine.path);
+                Quarantine::open(&path)
+                    .map_err(|e| format!("cannot open the quarantine at {}: {e}", path.display()))?
+            }
+        };
         let log =
             DecisionLog::open(&config.decision_log, &config.base_dir).map_err(|e| e.to_string())?;
         let upstream = match &config.server.upstream {

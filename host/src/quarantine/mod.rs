@@ -1,0 +1,333 @@
+//! The quarantine: requests held for a moderator, stored durably before
+//! the sender is told `202 Accepted`, so nothing acknowledged is lost.
+//!
+//! Two stores behind one [`Store`] trait: [`SqliteStore`] (embedded, the
+//! default) and [`RedisStore`] (shared by replicas, so that any replica's
+//! admin API sees and releases every replica's holds). See docs/adr/0006.
+
+mod redis;
+mod sqlite;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use self::redis::RedisStore;
+pub use sqlite::SqliteStore;
+
+/// The quarantine store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("quarantine store: {0}")]
+pub struct StoreError(pub String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+impl From<::redis::RedisError> for StoreError {
+    fn from(e: ::redis::RedisError) -> Self {
+        StoreError(format!("redis: {e}"))
+    }
+}
+
+/// A request as it arrived, kept so it can be re-delivered unchanged.
+#[derive(Debug, Clone)]
+pub struct HeldRequest {
+    pub method: String,
+    /// Path and query, exactly as received.
+    pub path_and_query: String,
+    /// Header names and raw values, in order (hop-by-hop headers removed).
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+/// What the quarantine records about a held activity.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    pub received_at: u64,
+    pub request: HeldRequest,
+    pub activity_id: Option<String>,
+    pub actor: Option<String>,
+    pub actor_host: Option<String>,
+    /// Modules whose verdicts held it, comma-separated.
+    pub modules: String,
+    /// The decision, as JSON.
+    pub decision: String,
+}
+
+/// One entry, as the admin API lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub received_at: u64,
+    pub status: String,
+    pub method: String,
+    pub path: String,
+    pub activity_id: Option<String>,
+    pub actor: Option<String>,
+    pub actor_host: Option<String>,
+    pub modules: Vec<String>,
+    pub decision: serde_json::Value,
+    pub resolved_at: Option<u64>,
+    pub resolution: Option<String>,
+}
+
+/// Which entries a list or bulk action covers.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// `held` (default for bulk actions), `released`, `dropped`.
+    pub status: Option<String>,
+    pub actor_host: Option<String>,
+    pub module: Option<String>,
+    /// Received before this time (ms since the Unix epoch).
+    pub before: Option<u64>,
+}
+
+/// What a quarantine store does.
+pub trait Store: Send + Sync {
+    /// Store a held request durably; returns its id.
+    fn hold(&self, hold: &Hold) -> Result<i64, StoreError>;
+    /// Entries matching `filter`, newest first.
+    fn list(&self, filter: &Filter, limit: u32, offset: u32) -> Result<Vec<Entry>, StoreError>;
+    /// Ids of entries matching `filter` (held ones unless it names a
+    /// status), oldest first: for bulk actions.
+    fn ids(&self, filter: &Filter) -> Result<Vec<i64>, StoreError>;
+    fn entry(&self, id: i64) -> Result<Option<Entry>, StoreError>;
+    /// The stored request of entry `id`.
+    fn request(&self, id: i64) -> Result<Option<HeldRequest>, StoreError>;
+    /// Mark a held entry released or dropped. False if it is not held.
+    fn resolve(&self, id: i64, status: &str, resolution: &str, at: u64)
+    -> Result<bool, StoreError>;
+    /// How many entries are held.
+    fn held(&self) -> Result<u64, StoreError>;
+}
+
+/// The quarantine, on whichever store is configured.
+pub struct Quarantine(Box<dyn Store>);
+
+impl Quarantine {
+    /// The SQLite store at `path` (created if needed).
+    pub fn open(path: &Path) -> Result<Quarantine, StoreError> {
+        Ok(Quarantine(Box::new(SqliteStore::open(path)?)))
+    }
+
+    /// A SQLite store in memory only (tests).
+    pub fn in_memory() -> Result<Quarantine, StoreError> {
+        Ok(Quarantine(Box::new(SqliteStore::in_memory()?)))
+    }
+
+    /// The Redis store at `url`, its keys under `prefix`.
+    pub fn redis(url: &str, prefix: &str) -> Result<Quarantine, StoreError> {
+        Ok(Quarantine(Box::new(RedisStore::open(url, prefix)?)))
+    }
+}
+
+impl std::ops::Deref for Quarantine {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &(dyn Store + 'static) {
+        self.0.as_ref()
+    }
+}
+
+impl Filter {
+    /// Whether an entry with these fields matches (for stores that filter
+    /// outside a query language).
+    pub fn matches(
+        &self,
+        status: &str,
+        actor_host: Option<&str>,
+        modules: &[String],
+        received_at: u64,
+    ) -> bool {
+        self.status.as_deref().is_none_or(|s| s == status)
+            && self
+                .actor_host
+                .as_deref()
+                .is_none_or(|h| actor_host.is_some_and(|a| a.eq_ignore_ascii_case(h)))
+            && self
+                .module
+                .as_deref()
+                .is_none_or(|m| modules.iter().any(|x| x == m))
+            && self.before.is_none_or(|b| received_at < b)
+    }
+}
+
+/// Headers as HTTP/1 lines (`name: value\r\n`): values are bytes and may
+/// not be UTF-8, and they can never contain CR or LF.
+pub(crate) fn encode_headers(headers: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+pub(crate) fn decode_headers(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = line.iter().position(|b| *b == b':')?;
+            let name = String::from_utf8_lossy(&line[..colon]).into_owned();
+            let value = line[colon + 1..]
+                .strip_prefix(b" ")
+                .unwrap_or(&line[colon + 1..]);
+            Some((name, value.to_vec()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    pub fn hold(host: &str, modules: &str) -> Hold {
+        Hold {
+            received_at: 1000,
+            request: HeldRequest {
+                method: "POST".into(),
+                path_and_query: "/users/alice/inbox?x=1".into(),
+                headers: vec![
+                    ("host".into(), b"mastodon.example".to_vec()),
+                    (
+                        "signature".into(),
+                        b"keyId=\"k\",headers=\"(request-target) host\"".to_vec(),
+                    ),
+                    ("x-odd".into(), vec![0xff, b'a']),
+                ],
+                body: br#"{"type":"Create"}"#.to_vec(),
+            },
+            activity_id: Some("https://r/1".into()),
+            actor: Some("https://r/u".into()),
+            actor_host: Some(host.into()),
+            modules: modules.into(),
+            decision: r#"{"action":"quarantine"}"#.into(),
+        }
+    }
+
+    #[test]
+    fn a_held_request_comes_back_byte_for_byte() {
+        behaves(&Quarantine::in_memory().unwrap());
+    }
+
+    #[test]
+    fn filters_and_resolution() {
+        filters_and_resolves(&Quarantine::in_memory().unwrap());
+    }
+
+    /// What every store must do (the Redis store runs these too, in the
+    /// end-to-end tests, against a real server).
+    pub fn behaves(q: &Quarantine) {
+        let h = hold("r.example", "first-contact");
+        let id = q.hold(&h).unwrap();
+        let back = q.request(id).unwrap().unwrap();
+        assert_eq!(back.headers, h.request.headers);
+        assert_eq!(back.body, h.request.body);
+        assert_eq!(back.path_and_query, "/users/alice/inbox?x=1");
+        assert_eq!(q.held().unwrap(), 1);
+        assert!(q.entry(id + 1000).unwrap().is_none());
+        let e = q.entry(id).unwrap().unwrap();
+        assert_eq!(e.decision["action"], "quarantine");
+        assert_eq!(e.modules, ["first-contact"]);
+    }
+
+    pub fn filters_and_resolves(q: &Quarantine) {
+        let a = q
+            .hold(&hold("a.example", "first-contact,mention-limit"))
+            .unwrap();
+        let b = q.hold(&hold("b.example", "domain-list")).unwrap();
+        let by_host = Filter {
+            actor_host: Some("A.example".into()),
+            ..Default::default()
+        };
+        assert_eq!(q.ids(&by_host).unwrap(), [a]);
+        let by_module = Filter {
+            module: Some("mention-limit".into()),
+            ..Default::default()
+        };
+        assert_eq!(q.ids(&by_module).unwrap(), [a]);
+        let by_prefix = Filter {
+            module: Some("mention".into()),
+            ..Default::default()
+        };
+        assert!(
+            q.ids(&by_prefix).unwrap().is_empty(),
+            "module names match whole"
+        );
+        assert!(q.resolve(b, "dropped", "by admin", 2000).unwrap());
+        assert!(
+            !q.resolve(b, "released", "again", 3000).unwrap(),
+            "only held entries resolve"
+        );
+        assert_eq!(q.held().unwrap(), 1);
+        let all = q.list(&Filter::default(), 10, 0).unwrap();
+        assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), [b, a]);
+        assert_eq!(all[0].status, "dropped");
+    }
+
+    /// The Redis store passes the same checks against a real
+    /// `redis-server` (Debian's package).
+    #[test]
+    fn the_redis_store_behaves_as_the_sqlite_one() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = std::process::Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--port",
+                &port.to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's package; `make setup` installs it)");
+        let url = format!("redis://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let q = loop {
+            match Quarantine::redis(&url, "test") {
+                Ok(q) => break q,
+                Err(e) => {
+                    assert!(std::time::Instant::now() < deadline, "{e}");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        };
+        behaves(&q);
+        let other = Quarantine::redis(&url, "other").unwrap();
+        filters_and_resolves(&other);
+        // A second replica sees the first one's holds.
+        let replica = Quarantine::redis(&url, "test").unwrap();
+        assert_eq!(replica.held().unwrap(), 1);
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+
+    #[test]
+    fn holds_survive_reopening_the_file() {
+        let dir = std::env::temp_dir().join(format!("palisade-q-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("q.db");
+        let id = Quarantine::open(&path)
+            .unwrap()
+            .hold(&hold("a.example", "m"))
+            .unwrap();
+        let again = Quarantine::open(&path).unwrap();
+        assert_eq!(
+            again.request(id).unwrap().unwrap().body,
+            br#"{"type":"Create"}"#
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
