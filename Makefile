@@ -1,9 +1,13 @@
 # Palisade's two commands: `make run` and `make test`. Each installs what it
-# needs (the wasm32-wasip2 target the bundled modules are built for).
+# needs: the wasm32-wasip2 target the bundled modules are built for, and for
+# the tests Debian's redis-server (the Redis tests start their own servers on
+# free loopback ports).
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 CHECK_SAMPLES = examples/activities/wave.json examples/activities/reply.json examples/activities/wave.jsonl
 
-.PHONY: setup run check-samples test bench
+.PHONY: setup test-setup run check-samples test bench
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -17,12 +21,19 @@ run: setup
 check-samples: setup
 	cargo run --release --locked -p palisade -- check $(CHECK_SAMPLES)
 
+test-setup: setup
+	@command -v redis-server >/dev/null || { \
+		echo "installing Debian's redis-server for the state and quarantine tests"; \
+		$(SUDO) apt-get install -y redis-server >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y redis-server >/dev/null; }; }
+
 ## Every test: unit, end-to-end (Node.js fetches the HTTP-signature library
-## from npm on first use), CLI and doc tests.
-test: setup
+## from npm on first use; real redis-server processes), CLI and doc tests.
+test: test-setup
 	cargo test --workspace --locked
 
 ## Benchmarks (not part of the tests); see docs/PERFORMANCE.md.
-bench: setup
+bench: test-setup
 	cargo bench --locked -p palisade --bench pipeline
 	cargo bench --locked -p palisade --bench reload
+	cargo bench --locked -p palisade --bench state

@@ -4,24 +4,19 @@
 //! printed at the end. Command and results: docs/PERFORMANCE.md.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::Criterion;
+
+#[path = "common.rs"]
+mod common;
 use palisade::pipeline::Envelope;
 use palisade::{Config, Palisade};
 use palisade_sdk::parse::{Options, parse_activity};
 use palisade_sdk::testing::TestHost;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
 /// A real-shaped 2 KiB Mastodon Create{Note}: a reply with two mentions.
 fn note() -> String {
-    std::fs::read_to_string(root().join("examples/activities/reply.json")).unwrap()
+    std::fs::read_to_string(common::root().join("examples/activities/reply.json")).unwrap()
 }
 
 fn sandboxed(reuse: bool) -> Palisade {
@@ -83,22 +78,8 @@ fn bench_pipeline(c: &mut Criterion, body: &str) {
     g.finish();
 }
 
-/// Criterion's mean estimate for `group/id`, in nanoseconds.
-fn mean_ns(group: &str, id: &str) -> Option<f64> {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let path = target
-        .join("criterion")
-        .join(group)
-        .join(id)
-        .join("new/estimates.json");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    json["mean"]["point_estimate"].as_f64()
-}
-
 fn print_ratios() {
-    let rows = [
+    let rows: &[(&str, &str, &str, &str)] = &[
         ("parse", "palisade_activity", "parse", "serde_json_value"),
         (
             "pipeline",
@@ -125,18 +106,7 @@ fn print_ratios() {
             "wasm_reused_instances",
         ),
     ];
-    println!("\nratios (mean time, lower is faster):");
-    for (g, id, bg, bid) in rows {
-        match (mean_ns(g, id), mean_ns(bg, bid)) {
-            (Some(t), Some(base)) => println!(
-                "  {g}/{id:<24} {:>9.2} µs = {:>6.2} × {bg}/{bid} ({:.2} µs)",
-                t / 1000.0,
-                t / base,
-                base / 1000.0
-            ),
-            _ => println!("  {g}/{id}: no estimate (filtered out?)"),
-        }
-    }
+    common::print_ratios(rows);
 }
 
 fn main() {

@@ -134,6 +134,35 @@ impl MemoryState {
         }
     }
 
+    /// Restore a stored value (a host reloading persisted state).
+    pub fn restore_value(&mut self, key: &str, value: Vec<u8>, expires_at: Option<u64>) {
+        self.values.insert(key.to_owned(), (value, expires_at));
+    }
+
+    /// Restore one event of a counter, oldest first, with the longest
+    /// window asked of it.
+    pub fn restore_event(&mut self, key: &str, at: u64, longest_ms: u64) {
+        let w = self.events.entry(key.to_owned()).or_default();
+        w.longest_ms = w.longest_ms.max(longest_ms);
+        w.data.push_back(at);
+        if w.data.len() > MAX_EVENTS_PER_KEY {
+            w.data.pop_front();
+        }
+    }
+
+    /// Restore one member of a distinct set, with when it was last seen.
+    pub fn restore_member(&mut self, key: &str, member: &str, seen: u64, longest_ms: u64) {
+        let w = self.sets.entry(key.to_owned()).or_default();
+        w.longest_ms = w.longest_ms.max(longest_ms);
+        w.data.insert(member.to_owned(), seen);
+    }
+
+    /// Restore a first-seen time.
+    pub fn restore_first_seen(&mut self, key: &str, at: u64) {
+        self.values
+            .insert(key.to_owned(), (at.to_le_bytes().to_vec(), None));
+    }
+
     fn count_events(events: &VecDeque<u64>, window_seconds: u32, now: u64) -> u64 {
         let window = window_ms(window_seconds);
         // Events are in arrival order; count from the newest back.

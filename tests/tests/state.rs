@@ -43,8 +43,13 @@ impl Ops {
 }
 
 /// Run the same 3,000 operations on `backend` and on the in-memory state;
-/// every answer must be the same.
-fn counts_like_memory(backend: &dyn StateBackend, what: &str, with_ttl: bool) {
+/// every answer must be the same. Returns the in-memory state and the
+/// clock at the end.
+fn counts_like_memory(
+    backend: &dyn StateBackend,
+    what: &str,
+    with_ttl: bool,
+) -> (MemoryBackend, u64) {
     let memory = MemoryBackend::new();
     let mut ops = Ops(7);
     let mut now: u64 = 1_700_000_000_000;
@@ -115,13 +120,48 @@ fn counts_like_memory(backend: &dyn StateBackend, what: &str, with_ttl: bool) {
         };
         assert_eq!(a, b, "{what}: step {step} differs from the in-memory state");
     }
+    (memory, now)
 }
 
 #[test]
 fn sqlite_and_redis_count_exactly_as_the_in_memory_state() {
     let dir = TempDir::new("diff");
     let sqlite = SqliteBackend::open(&dir.0.join("state.db")).unwrap();
-    counts_like_memory(&sqlite, "sqlite", true);
+    let (memory, now) = counts_like_memory(&sqlite, "sqlite", true);
+    // Reopened, the file holds what memory holds.
+    drop(sqlite);
+    let reopened = SqliteBackend::open(&dir.0.join("state.db")).unwrap();
+    for ns in ["alpha", "beta"] {
+        for k in 0..4 {
+            let key = format!("k{k}");
+            // Each key over its own window (see counts_like_memory).
+            {
+                let window = [1u32, 5, 60][k % 3];
+                assert_eq!(
+                    reopened.count(ns, &key, window, now).unwrap(),
+                    memory.count(ns, &key, window, now).unwrap(),
+                    "{ns}/{key} events over {window}s after reopening"
+                );
+                assert_eq!(
+                    reopened.distinct_count(ns, &key, window, now).unwrap(),
+                    memory.distinct_count(ns, &key, window, now).unwrap(),
+                    "{ns}/{key} members over {window}s after reopening"
+                );
+            }
+            assert_eq!(
+                reopened.get(ns, &key, now).unwrap(),
+                memory.get(ns, &key, now).unwrap(),
+                "{ns}/{key} value after reopening"
+            );
+        }
+    }
+    for h in 0..5 {
+        let subject = format!("actor\0https://h{h}.example/u");
+        assert_eq!(
+            reopened.first_seen(&subject, now + 1).unwrap(),
+            memory.first_seen(&subject, now + 1).unwrap()
+        );
+    }
 
     let server = RedisServer::start();
     let redis = RedisBackend::new(&server.url(), "test", Duration::from_secs(2)).unwrap();

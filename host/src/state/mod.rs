@@ -226,7 +226,7 @@ impl MemoryBackend {
         Self::default()
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut MemoryState) -> R) -> StateResult<R> {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut MemoryState) -> R) -> StateResult<R> {
         // A panic while holding the lock leaves counts usable: keep going.
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         Ok(f(&mut guard))
@@ -235,7 +235,7 @@ impl MemoryBackend {
 
 /// Module keys live under the module's namespace; the host's own keys
 /// (first-seen) under a namespace no module name can take.
-fn scoped(ns: &str, key: &str) -> String {
+pub(crate) fn scoped(ns: &str, key: &str) -> String {
     let mut s = String::with_capacity(ns.len() + key.len() + 1);
     s.push_str(ns);
     s.push('\0');

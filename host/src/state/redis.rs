@@ -19,6 +19,8 @@ use super::{StateBackend, StateError, StateResult};
 
 /// Idle connections kept at most.
 const POOL: usize = 32;
+/// First-seen times remembered at most (then forgotten all at once).
+const FIRST_SEEN_KNOWN: usize = 1 << 20;
 
 /// Add to a window (an event, or a member's latest sighting), prune what
 /// the longest window of the key can no longer count, cap its size, and
@@ -48,6 +50,7 @@ pub struct RedisBackend {
     /// Makes event members unique across replicas and calls.
     instance: String,
     events: AtomicU64,
+    first_seen: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 fn redis_error(e: redis::RedisError) -> StateError {
@@ -68,6 +71,7 @@ impl RedisBackend {
             window_add: Script::new(WINDOW_ADD),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             events: AtomicU64::new(0),
+            first_seen: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -99,6 +103,8 @@ impl RedisBackend {
         format!("{}:{ns}:{kind}:{key}", self.prefix)
     }
 
+    /// Add `member` at `now` to the `kind` window (`ev`ents or `set`
+    /// members) of a key; the count within `window`.
     fn add(
         &self,
         kind: &str,
@@ -107,8 +113,12 @@ impl RedisBackend {
         member: &str,
         window: u32,
         now: u64,
-        cap: usize,
     ) -> StateResult<u64> {
+        let cap = if kind == "ev" {
+            MAX_EVENTS_PER_KEY
+        } else {
+            MAX_MEMBERS_PER_SET
+        };
         let set = self.key(kind, ns, key);
         let longest = self.key(&format!("{kind}w"), ns, key);
         self.with(|c| {
@@ -162,7 +172,7 @@ impl StateBackend for RedisBackend {
     fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
         let n = self.events.fetch_add(1, Ordering::Relaxed);
         let member = format!("{now}:{}:{n}", self.instance);
-        self.add("ev", ns, key, &member, window, now, MAX_EVENTS_PER_KEY)
+        self.add("ev", ns, key, &member, window, now)
     }
 
     fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
@@ -177,7 +187,7 @@ impl StateBackend for RedisBackend {
         window: u32,
         now: u64,
     ) -> StateResult<u64> {
-        self.add("set", ns, key, member, window, now, MAX_MEMBERS_PER_SET)
+        self.add("set", ns, key, member, window, now)
     }
 
     fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
@@ -185,6 +195,15 @@ impl StateBackend for RedisBackend {
     }
 
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
+        // A first-seen time never changes once stored: remember it.
+        if let Some(at) = self
+            .first_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(subject)
+        {
+            return Ok(*at);
+        }
         // SET NX GET: the earlier time if there is one, else ours is stored.
         let k = format!("{}::first-seen:{subject}", self.prefix);
         let earlier: Option<u64> = self.with(|c| {
@@ -195,6 +214,12 @@ impl StateBackend for RedisBackend {
                 .arg("GET")
                 .query(c)
         })?;
-        Ok(earlier.unwrap_or(now))
+        let at = earlier.unwrap_or(now);
+        let mut known = self.first_seen.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= FIRST_SEEN_KNOWN {
+            known.clear();
+        }
+        known.insert(subject.to_owned(), at);
+        Ok(at)
     }
 }

@@ -1,26 +1,27 @@
-//! The embedded backend: state in a SQLite file, so counts and first-seen
-//! times survive a restart. Counting works exactly as the in-memory state
-//! does (`palisade_sdk::memory`): an event counts in a window when it is
-//! less than the window old; events and members older than the longest
-//! window asked of their key are dropped.
+//! The embedded backend: state counted in memory, exactly as the in-memory
+//! backend counts it, and persisted to a SQLite file so that counts and
+//! first-seen times survive a restart.
 //!
-//! One connection, in WAL mode with `synchronous = NORMAL`: a power loss
-//! may forget the last moments of counting, never corrupt the file. First-
-//! seen times never change once written, so they are also kept in memory.
+//! Calls never wait for the disk: each change is queued to a writer thread
+//! that applies queued changes in one transaction at a time (WAL,
+//! `synchronous = NORMAL`), at most [`FLUSH_EVERY`] after they happen. A
+//! crash loses at most that much counting; an orderly shutdown (drop)
+//! writes everything. At open the file is read back into memory.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use palisade_sdk::memory::{MAX_EVENTS_PER_KEY, MAX_MEMBERS_PER_SET};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use super::{StateBackend, StateError, StateResult};
+use super::{MemoryBackend, StateBackend, StateError, StateResult, scoped};
 
-/// First-seen times kept in memory at most (then the cache starts over).
-const FIRST_SEEN_CACHE: usize = 1 << 20;
-/// How often expired values and stale events are swept, in state time.
-const SWEEP_EVERY_MS: u64 = 60_000;
+/// How long a change may wait before it is written.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// How often rows no window can count any more are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -36,7 +37,6 @@ CREATE INDEX IF NOT EXISTS events_by_key ON events (ns, key, at);
 CREATE TABLE IF NOT EXISTS members (
     ns TEXT NOT NULL, key TEXT NOT NULL, member TEXT NOT NULL, seen INTEGER NOT NULL,
     PRIMARY KEY (ns, key, member)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS members_by_seen ON members (ns, key, seen);
 CREATE TABLE IF NOT EXISTS first_seen (subject TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 ";
 
@@ -44,18 +44,41 @@ CREATE TABLE IF NOT EXISTS first_seen (subject TEXT PRIMARY KEY, at INTEGER NOT 
 const EVENTS: i64 = 0;
 const MEMBERS: i64 = 1;
 
+/// One change, queued for the writer.
+enum Change {
+    Put {
+        ns: String,
+        key: String,
+        value: Vec<u8>,
+        expires_at: Option<i64>,
+    },
+    Delete {
+        ns: String,
+        key: String,
+    },
+    Event {
+        ns: String,
+        key: String,
+        at: i64,
+        window_ms: i64,
+    },
+    Member {
+        ns: String,
+        key: String,
+        member: String,
+        seen: i64,
+        window_ms: i64,
+    },
+    FirstSeen {
+        subject: String,
+        at: i64,
+    },
+}
+
 pub struct SqliteBackend {
-    db: Mutex<Db>,
-    first_seen: Mutex<HashMap<String, u64>>,
-}
-
-struct Db {
-    conn: Connection,
-    last_sweep: u64,
-}
-
-fn db_error(e: rusqlite::Error) -> StateError {
-    StateError(format!("sqlite: {e}"))
+    memory: MemoryBackend,
+    changes: Mutex<Option<Sender<Change>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 fn ms(seconds: u32) -> i64 {
@@ -63,138 +86,278 @@ fn ms(seconds: u32) -> i64 {
 }
 
 impl SqliteBackend {
-    /// Open (creating it) the state file at `path`.
+    /// Open (creating it) the state file at `path` and read it into
+    /// memory.
     pub fn open(path: &Path) -> StateResult<SqliteBackend> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StateError(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(path)
-            .map_err(|e| StateError(format!("cannot open {}: {e}", path.display())))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(db_error)?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| StateError(format!("cannot set up {}: {e}", path.display())))?;
+        let failed = |e: rusqlite::Error| StateError(format!("{}: {e}", path.display()));
+        let conn = Connection::open(path).map_err(failed)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(failed)?;
+        conn.execute_batch(SCHEMA).map_err(failed)?;
+        let memory = MemoryBackend::new();
+        load(&conn, &memory).map_err(failed)?;
+        let (tx, rx) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("palisade-state".into())
+            .spawn(move || write_behind(conn, rx))
+            .map_err(|e| StateError(format!("cannot start the state writer: {e}")))?;
         Ok(SqliteBackend {
-            db: Mutex::new(Db {
-                conn,
-                last_sweep: 0,
-            }),
-            first_seen: Mutex::new(HashMap::new()),
+            memory,
+            changes: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
         })
     }
 
-    /// Run `f` in one transaction (sweeping first when it is time).
-    fn with<R>(
-        &self,
-        now: u64,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<R>,
-    ) -> StateResult<R> {
-        let mut guard = self.db.lock().unwrap_or_else(|e| e.into_inner());
-        let db = &mut *guard;
-        if now >= db.last_sweep + SWEEP_EVERY_MS {
-            db.last_sweep = now;
-            sweep(&db.conn, now).map_err(db_error)?;
+    fn queue(&self, change: Change) {
+        if let Some(tx) = &*self.changes.lock().unwrap_or_else(|e| e.into_inner()) {
+            let _ = tx.send(change);
         }
-        let tx = db.conn.transaction().map_err(db_error)?;
-        let result = f(&tx).map_err(db_error)?;
-        tx.commit().map_err(db_error)?;
-        Ok(result)
-    }
-
-    /// Record that `kind` data of a key is asked for over `window_ms`;
-    /// the longest such window, which bounds what is kept.
-    fn longest(
-        conn: &Connection,
-        ns: &str,
-        key: &str,
-        kind: i64,
-        window_ms: i64,
-    ) -> rusqlite::Result<i64> {
-        conn.prepare_cached(
-            "INSERT INTO windows (ns, key, kind, longest_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (ns, key, kind) DO UPDATE SET longest_ms = max(longest_ms, excluded.longest_ms)
-             RETURNING longest_ms",
-        )?
-        .query_row(params![ns, key, kind, window_ms], |r| r.get(0))
     }
 }
 
-/// Drop expired values, and events and members no window can count.
-fn sweep(conn: &Connection, now: u64) -> rusqlite::Result<()> {
-    let now = now as i64;
+impl Drop for SqliteBackend {
+    /// Write everything queued before going.
+    fn drop(&mut self) {
+        self.changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Read the file into memory, oldest events first.
+fn load(conn: &Connection, memory: &MemoryBackend) -> rusqlite::Result<()> {
+    let mut values = conn.prepare("SELECT ns, key, value, expires_at FROM kv")?;
+    let values = values
+        .query_map([], |r| {
+            Ok((
+                scoped(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut events = conn.prepare(
+        "SELECT e.ns, e.key, e.at, coalesce(w.longest_ms, 0) FROM events e
+         LEFT JOIN windows w ON w.ns = e.ns AND w.key = e.key AND w.kind = 0 ORDER BY e.at",
+    )?;
+    let events = events
+        .query_map([], |r| {
+            Ok((
+                scoped(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut members = conn.prepare(
+        "SELECT m.ns, m.key, m.member, m.seen, coalesce(w.longest_ms, 0) FROM members m
+         LEFT JOIN windows w ON w.ns = m.ns AND w.key = m.key AND w.kind = 1",
+    )?;
+    let members = members
+        .query_map([], |r| {
+            Ok((
+                scoped(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut first = conn.prepare("SELECT subject, at FROM first_seen")?;
+    let first = first
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let _ = memory.with(|m| {
+        for (key, value, expires) in values {
+            m.restore_value(&key, value, expires.map(|e| e as u64));
+        }
+        for (key, at, longest) in events {
+            m.restore_event(&key, at as u64, longest as u64);
+        }
+        for (key, member, seen, longest) in members {
+            m.restore_member(&key, &member, seen as u64, longest as u64);
+        }
+        for (subject, at) in first {
+            m.restore_first_seen(&subject, at as u64);
+        }
+    });
+    Ok(())
+}
+
+/// The writer: wait for a change, gather what follows for up to
+/// [`FLUSH_EVERY`], write it all in one transaction; until the backend is
+/// dropped.
+fn write_behind(mut conn: Connection, rx: Receiver<Change>) {
+    let mut last_sweep = Instant::now();
+    let mut open = true;
+    while open {
+        let Ok(first) = rx.recv() else { break };
+        let mut batch = vec![first];
+        let deadline = Instant::now() + FLUSH_EVERY;
+        loop {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(change) => batch.push(change),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        if let Err(e) = apply(&mut conn, &batch) {
+            tracing::error!(error = %e, changes = batch.len(), "cannot write module state");
+        }
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            last_sweep = Instant::now();
+            if let Err(e) = sweep(&conn) {
+                tracing::warn!(error = %e, "cannot sweep module state");
+            }
+        }
+    }
+}
+
+fn apply(conn: &mut Connection, batch: &[Change]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for change in batch {
+        match change {
+            Change::Put {
+                ns,
+                key,
+                value,
+                expires_at,
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO kv (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![ns, key, value, expires_at])?;
+            }
+            Change::Delete { ns, key } => {
+                for table in ["kv", "windows", "events", "members"] {
+                    tx.prepare_cached(&format!("DELETE FROM {table} WHERE ns = ?1 AND key = ?2"))?
+                        .execute(params![ns, key])?;
+                }
+            }
+            Change::Event {
+                ns,
+                key,
+                at,
+                window_ms,
+            } => {
+                longest(&tx, ns, key, EVENTS, *window_ms)?;
+                tx.prepare_cached("INSERT INTO events (ns, key, at) VALUES (?1, ?2, ?3)")?
+                    .execute(params![ns, key, at])?;
+            }
+            Change::Member {
+                ns,
+                key,
+                member,
+                seen,
+                window_ms,
+            } => {
+                longest(&tx, ns, key, MEMBERS, *window_ms)?;
+                tx.prepare_cached(
+                    "INSERT INTO members (ns, key, member, seen) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (ns, key, member) DO UPDATE SET seen = excluded.seen",
+                )?
+                .execute(params![ns, key, member, seen])?;
+            }
+            Change::FirstSeen { subject, at } => {
+                tx.prepare_cached(
+                    "INSERT INTO first_seen (subject, at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![subject, at])?;
+            }
+        }
+    }
+    tx.commit()
+}
+
+/// Record the longest window asked of a key's events or members.
+fn longest(
+    conn: &Connection,
+    ns: &str,
+    key: &str,
+    kind: i64,
+    window_ms: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO windows (ns, key, kind, longest_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (ns, key, kind) DO UPDATE SET longest_ms = max(longest_ms, excluded.longest_ms)",
+    )?
+    .execute(params![ns, key, kind, window_ms])?;
+    Ok(())
+}
+
+/// Delete expired values, and events and members older than the longest
+/// window of their key (measured from the newest of that key).
+fn sweep(conn: &Connection) -> rusqlite::Result<()> {
+    let now = crate::runtime::unix_ms() as i64;
     conn.execute(
         "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?1",
         [now],
     )?;
     conn.execute(
-        "DELETE FROM events WHERE at <= ?1 - coalesce((SELECT longest_ms FROM windows w
+        "DELETE FROM events WHERE at <= (SELECT max(e.at) FROM events e
+            WHERE e.ns = events.ns AND e.key = events.key)
+          - coalesce((SELECT longest_ms FROM windows w
             WHERE w.ns = events.ns AND w.key = events.key AND w.kind = 0), 0)",
-        [now],
+        [],
     )?;
     conn.execute(
-        "DELETE FROM members WHERE seen <= ?1 - coalesce((SELECT longest_ms FROM windows w
+        "DELETE FROM members WHERE seen <= (SELECT max(m.seen) FROM members m
+            WHERE m.ns = members.ns AND m.key = members.key)
+          - coalesce((SELECT longest_ms FROM windows w
             WHERE w.ns = members.ns AND w.key = members.key AND w.kind = 1), 0)",
-        [now],
+        [],
     )?;
     Ok(())
 }
 
 impl StateBackend for SqliteBackend {
     fn get(&self, ns: &str, key: &str, now: u64) -> StateResult<Option<Vec<u8>>> {
-        self.with(now, |c| {
-            let row: Option<(Vec<u8>, Option<i64>)> = c
-                .prepare_cached("SELECT value, expires_at FROM kv WHERE ns = ?1 AND key = ?2")?
-                .query_row(params![ns, key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            Ok(match row {
-                Some((_, Some(expires))) if expires <= now as i64 => None,
-                Some((value, _)) => Some(value),
-                None => None,
-            })
-        })
+        self.memory.get(ns, key, now)
     }
 
     fn put(&self, ns: &str, key: &str, value: &[u8], ttl: u32, now: u64) -> StateResult<()> {
-        let expires = (ttl > 0).then(|| now as i64 + ms(ttl));
-        self.with(now, |c| {
-            c.prepare_cached(
-                "INSERT OR REPLACE INTO kv (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![ns, key, value, expires])?;
-            Ok(())
-        })
+        self.memory.put(ns, key, value, ttl, now)?;
+        self.queue(Change::Put {
+            ns: ns.to_owned(),
+            key: key.to_owned(),
+            value: value.to_vec(),
+            expires_at: (ttl > 0).then(|| now as i64 + ms(ttl)),
+        });
+        Ok(())
     }
 
     fn delete(&self, ns: &str, key: &str) -> StateResult<()> {
-        self.with(0, |c| {
-            for table in ["kv", "windows", "events", "members"] {
-                c.prepare_cached(&format!("DELETE FROM {table} WHERE ns = ?1 AND key = ?2"))?
-                    .execute(params![ns, key])?;
-            }
-            Ok(())
-        })
+        self.memory.delete(ns, key)?;
+        self.queue(Change::Delete {
+            ns: ns.to_owned(),
+            key: key.to_owned(),
+        });
+        Ok(())
     }
 
     fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
-        self.with(now, |tx| {
-            let now = now as i64;
-            let longest = Self::longest(tx, ns, key, EVENTS, ms(window))?;
-            tx.prepare_cached("INSERT INTO events (ns, key, at) VALUES (?1, ?2, ?3)")?
-                .execute(params![ns, key, now])?;
-            tx.prepare_cached("DELETE FROM events WHERE ns = ?1 AND key = ?2 AND at <= ?3")?
-                .execute(params![ns, key, now - longest])?;
-            tx.prepare_cached(
-                "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE ns = ?1 AND key = ?2
-                 ORDER BY at DESC LIMIT -1 OFFSET ?3)",
-            )?
-            .execute(params![ns, key, MAX_EVENTS_PER_KEY as i64])?;
-            count_events(tx, ns, key, window, now)
-        })
+        let n = self.memory.hit(ns, key, window, now)?;
+        self.queue(Change::Event {
+            ns: ns.to_owned(),
+            key: key.to_owned(),
+            at: now as i64,
+            window_ms: ms(window),
+        });
+        Ok(n)
     }
 
     fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
-        self.with(now, |c| count_events(c, ns, key, window, now as i64))
+        self.memory.count(ns, key, window, now)
     }
 
     fn distinct_add(
@@ -205,75 +368,29 @@ impl StateBackend for SqliteBackend {
         window: u32,
         now: u64,
     ) -> StateResult<u64> {
-        self.with(now, |tx| {
-            let now = now as i64;
-            let longest = Self::longest(tx, ns, key, MEMBERS, ms(window))?;
-            tx.prepare_cached(
-                "INSERT INTO members (ns, key, member, seen) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (ns, key, member) DO UPDATE SET seen = excluded.seen",
-            )?
-            .execute(params![ns, key, member, now])?;
-            tx.prepare_cached("DELETE FROM members WHERE ns = ?1 AND key = ?2 AND seen <= ?3")?
-                .execute(params![ns, key, now - longest])?;
-            tx.prepare_cached(
-                "DELETE FROM members WHERE (ns, key, member) IN (SELECT ns, key, member FROM members
-                 WHERE ns = ?1 AND key = ?2 ORDER BY seen DESC LIMIT -1 OFFSET ?3)",
-            )?
-            .execute(params![ns, key, MAX_MEMBERS_PER_SET as i64])?;
-            count_members(tx, ns, key, window, now)
-        })
+        let n = self.memory.distinct_add(ns, key, member, window, now)?;
+        self.queue(Change::Member {
+            ns: ns.to_owned(),
+            key: key.to_owned(),
+            member: member.to_owned(),
+            seen: now as i64,
+            window_ms: ms(window),
+        });
+        Ok(n)
     }
 
     fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
-        self.with(now, |c| count_members(c, ns, key, window, now as i64))
+        self.memory.distinct_count(ns, key, window, now)
     }
 
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
-        if let Some(at) = self
-            .first_seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(subject)
-        {
-            return Ok(*at);
+        let at = self.memory.first_seen(subject, now)?;
+        if at == now {
+            self.queue(Change::FirstSeen {
+                subject: subject.to_owned(),
+                at: now as i64,
+            });
         }
-        let at = self.with(now, |c| {
-            c.prepare_cached(
-                "INSERT INTO first_seen (subject, at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![subject, now as i64])?;
-            c.prepare_cached("SELECT at FROM first_seen WHERE subject = ?1")?
-                .query_row([subject], |r| r.get::<_, i64>(0))
-        })? as u64;
-        let mut cache = self.first_seen.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= FIRST_SEEN_CACHE {
-            cache.clear();
-        }
-        cache.insert(subject.to_owned(), at);
         Ok(at)
     }
-}
-
-fn count_events(
-    c: &Connection,
-    ns: &str,
-    key: &str,
-    window: u32,
-    now: i64,
-) -> rusqlite::Result<u64> {
-    c.prepare_cached("SELECT count(*) FROM events WHERE ns = ?1 AND key = ?2 AND at > ?3")?
-        .query_row(params![ns, key, now - ms(window)], |r| r.get::<_, i64>(0))
-        .map(|n| n as u64)
-}
-
-fn count_members(
-    c: &Connection,
-    ns: &str,
-    key: &str,
-    window: u32,
-    now: i64,
-) -> rusqlite::Result<u64> {
-    c.prepare_cached("SELECT count(*) FROM members WHERE ns = ?1 AND key = ?2 AND seen > ?3")?
-        .query_row(params![ns, key, now - ms(window)], |r| r.get::<_, i64>(0))
-        .map(|n| n as u64)
 }
