@@ -92,7 +92,7 @@ fn files_that_are_not_components_are_refused() {
         "{}",
         errors[2]
     );
-    assert!(errors[3].starts_with("no bundled module `nope` (bundled: domain-list, duplicate-burst, first-contact, mention-limit)"), "{}", errors[3]);
+    assert!(errors[3].starts_with("no bundled module `nope` (bundled: domain-list, duplicate-burst, first-contact, keyword, link-spam, mention-limit, rate-limit)"), "{}", errors[3]);
     assert!(p.policies().modules().is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }

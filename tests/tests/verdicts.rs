@@ -176,3 +176,88 @@ fn only_modules_that_ask_get_the_raw_json() {
         Some(format!("raw={}", body.len()).as_str())
     );
 }
+
+/// The three bundled modules outside the defaults, compiled to wasm and run
+/// in the sandbox, on the signals they are for.
+#[test]
+fn rate_limit_link_spam_and_keyword_judge_in_the_sandbox() {
+    let p = palisade(
+        r#"
+        [[policy]]
+        source = "builtin:rate-limit"
+        grants = ["log", "state"]
+        [policy.config.actor]
+        limit = 3
+        [[policy]]
+        source = "builtin:link-spam"
+        grants = ["log", "lists"]
+        [[policy]]
+        source = "builtin:keyword"
+        [[policy.config.rules]]
+        keywords = ["admins are lying to you"]
+        action = "reject"
+        label = "wave-2024"
+        [[policy.config.rules]]
+        regex = "(a+)+$"
+        action = "score"
+        points = 1.0
+        "#,
+        &root(),
+    );
+    assert!(
+        p.policies().failures().is_empty(),
+        "{:?}",
+        p.policies().failures()
+    );
+
+    // The wave's text: keyword rejects it; link-spam scores the fresh
+    // actor's link.
+    let d = judge(&p, &example("wave.json"));
+    assert_eq!(d.action, Action::Reject, "{d:?}");
+    let by = |module: &str| d.trace.iter().find(|t| t.module == module).unwrap();
+    assert_eq!(by("keyword").verdict, "reject");
+    assert!(
+        by("keyword").reason.as_deref().unwrap().contains("admins are lying to you"),
+        "{:?}",
+        by("keyword")
+    );
+    assert_eq!(by("link-spam").verdict, "score");
+
+    // A chat invite from a fresh actor.
+    let d = judge(
+        &p,
+        &note(
+            "https://new.example/users/a",
+            "join us at https://discord.gg/abcdef",
+        ),
+    );
+    let t = d.trace.iter().find(|t| t.module == "link-spam").unwrap();
+    assert!(t.reason.as_deref().unwrap().contains("discord.gg"), "{t:?}");
+
+    // One actor posting in a loop: the fourth Create within the window is
+    // quarantined by rate-limit.
+    let actions: Vec<Action> = (0..4)
+        .map(|i| {
+            judge(
+                &p,
+                &note(
+                    "https://loop.example/users/bot",
+                    &format!("post number {i}"),
+                ),
+            )
+            .action
+        })
+        .collect();
+    assert_eq!(actions[..3], [Action::Accept; 3]);
+    assert_eq!(actions[3], Action::Quarantine);
+
+    // A backtracking-prone pattern on a long input: judged, no timeout.
+    let d = judge(
+        &p,
+        &note(
+            "https://calm.example/users/x",
+            &format!("{}!", "a".repeat(100_000)),
+        ),
+    );
+    assert!(d.trace.iter().all(|t| t.error.is_none()), "{d:?}");
+}
