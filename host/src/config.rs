@@ -54,6 +54,9 @@ pub struct Config {
     /// Where module state and first-seen times live.
     #[serde(default)]
     pub state: StateConfig,
+    /// Which module signatures are trusted, and whether they are required.
+    #[serde(default)]
+    pub signatures: SignaturesConfig,
     /// The sidecar (`palisade serve`).
     #[serde(default)]
     pub server: ServerConfig,
@@ -237,6 +240,20 @@ pub enum StateOnError {
     #[default]
     Local,
     Fail,
+}
+
+/// `[signatures]`: modules signed in minisign's format
+/// (`NAME.wasm.minisig` beside `NAME.wasm`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignaturesConfig {
+    /// Refuse modules (other than bundled ones) without a signature by a
+    /// trusted key.
+    pub required: bool,
+    /// Trusted public keys, as minisign prints them (`RW…`).
+    pub trusted_keys: Vec<String>,
+    /// Files holding trusted public keys (minisign `.pub` files).
+    pub trusted_key_files: Vec<PathBuf>,
 }
 
 /// `[cache]`: compiled modules kept on disk so that restarts skip

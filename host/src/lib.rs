@@ -30,6 +30,7 @@ pub mod policy_set;
 pub mod quarantine;
 pub mod runtime;
 pub mod server;
+pub mod signing;
 pub mod state;
 
 use std::path::{Path, PathBuf};

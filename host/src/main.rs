@@ -77,6 +77,59 @@ enum Command {
         #[arg(long, value_name = "FILE", requires = "live")]
         admin_token_file: Option<PathBuf>,
     },
+    /// Show what a module file is: its name, version, description,
+    /// capabilities, configuration schema, sha256, the palisade:policy
+    /// version it was built against, and its signature.
+    ///
+    /// The module is compiled and asked to describe itself in the sandbox;
+    /// it is neither configured nor asked to judge. The signature
+    /// (FILE.minisig) is checked against --pubkey and the configuration's
+    /// signatures.trusted_keys.
+    Inspect {
+        /// Configuration file whose [signatures] keys to trust.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// A public key to trust (minisign's `RW…` line, or a .pub file).
+        #[arg(long, value_name = "KEY")]
+        pubkey: Vec<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The module (.wasm component).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Make a key pair for signing modules (minisign's format): writes
+    /// NAME.pub (give it to admins) and NAME.key (keep it secret).
+    Keygen {
+        /// Path prefix of the two files.
+        #[arg(long, value_name = "NAME", default_value = "palisade-signing")]
+        out: PathBuf,
+    },
+    /// Sign modules: writes FILE.minisig beside each FILE.
+    ///
+    /// The signature is minisign's format, so `minisign -Vm FILE -p KEY.pub`
+    /// verifies it too; keys made by minisign work here (an encrypted one
+    /// asks for its password).
+    Sign {
+        /// The secret key file.
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Text covered by the signature (default: the file's name).
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Check modules' signatures (FILE.minisig) against public keys.
+    /// Exits with 1 unless every file is signed by one of them.
+    Verify {
+        /// A public key to trust (minisign's `RW…` line, or a .pub file).
+        #[arg(long, value_name = "KEY", required = true)]
+        pubkey: Vec<String>,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -166,6 +219,19 @@ fn main() -> ExitCode {
                 policies(&setup, json)
             }
         }
+        Command::Inspect {
+            config,
+            pubkey,
+            json,
+            file,
+        } => inspect(config.as_deref(), &pubkey, json, &file),
+        Command::Keygen { out } => keygen(&out),
+        Command::Sign {
+            key,
+            comment,
+            files,
+        } => sign(&key, comment.as_deref(), &files),
+        Command::Verify { pubkey, files } => verify(&pubkey, &files),
         Command::Serve {
             setup,
             listen,
@@ -374,8 +440,8 @@ fn print_policies(doc: &serde_json::Value, json: bool) -> Result<ExitCode, Strin
     } else {
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
         println!(
-            "{:<18} {:<8} {:<8} {:<14} {:<16} SOURCE",
-            "NAME", "VERSION", "MODE", "SHA256", "CAPABILITIES"
+            "{:<18} {:<8} {:<8} {:<14} {:<16} {:<26} SOURCE",
+            "NAME", "VERSION", "MODE", "SHA256", "CAPABILITIES", "SIGNATURE"
         );
         for m in doc["modules"].as_array().unwrap_or(&empty) {
             let caps: Vec<String> = m["capabilities"]
@@ -385,8 +451,15 @@ fn print_policies(doc: &serde_json::Value, json: bool) -> Result<ExitCode, Strin
                 .map(text)
                 .collect();
             let sha = text(&m["sha256"]);
+            let signature = match m["signature"]["status"].as_str() {
+                Some(status @ ("trusted" | "untrusted-key")) => {
+                    format!("{status}:{}", text(&m["signature"]["key_id"]))
+                }
+                Some(status) => status.to_owned(),
+                None => "-".to_owned(),
+            };
             println!(
-                "{:<18} {:<8} {:<8} {:<14} {:<16} {}",
+                "{:<18} {:<8} {:<8} {:<14} {:<16} {:<26} {}",
                 text(&m["name"]),
                 text(&m["version"]),
                 text(&m["mode"]),
@@ -396,6 +469,7 @@ fn print_policies(doc: &serde_json::Value, json: bool) -> Result<ExitCode, Strin
                 } else {
                     caps.join(",")
                 },
+                signature,
                 text(&m["source"])
             );
         }
@@ -420,6 +494,191 @@ fn print_policies(doc: &serde_json::Value, json: bool) -> Result<ExitCode, Strin
     }
     let reload_failed = doc["last_reload"]["result"] == "failed";
     Ok(if failures.is_empty() && !reload_failed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Trusted keys from `--pubkey` values (key lines or .pub files) and,
+/// with a configuration, its `[signatures]`.
+fn trusted_keys(
+    config: Option<&Path>,
+    pubkeys: &[String],
+) -> Result<palisade::signing::TrustedKeys, String> {
+    let mut keys = match config {
+        Some(path) => {
+            let config = Config::load(path).map_err(|e| e.to_string())?;
+            let files: Vec<PathBuf> = config
+                .signatures
+                .trusted_key_files
+                .iter()
+                .map(|f| config.resolve(f))
+                .collect();
+            palisade::signing::TrustedKeys::load(&config.signatures.trusted_keys, &files)
+                .map_err(|e| e.0)?
+        }
+        None => palisade::signing::TrustedKeys::default(),
+    };
+    for key in pubkeys {
+        let path = Path::new(key);
+        let line = if path.is_file() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            text.lines()
+                .find(|l| !l.starts_with("untrusted comment:") && !l.trim().is_empty())
+                .unwrap_or_default()
+                .to_owned()
+        } else {
+            key.clone()
+        };
+        keys.add(&line)
+            .map_err(|e| format!("--pubkey {key}: {e}"))?;
+    }
+    Ok(keys)
+}
+
+fn signature_of(
+    keys: &palisade::signing::TrustedKeys,
+    file: &Path,
+    bytes: &[u8],
+) -> palisade::signing::SignatureStatus {
+    let path = palisade::signing::signature_path(file);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => keys.check(bytes, Some(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            palisade::signing::SignatureStatus::Unsigned
+        }
+        Err(e) => palisade::signing::SignatureStatus::Invalid {
+            reason: format!("cannot read {}: {e}", path.display()),
+        },
+    }
+}
+
+fn inspect(
+    config: Option<&Path>,
+    pubkeys: &[String],
+    json: bool,
+    file: &Path,
+) -> Result<ExitCode, String> {
+    let keys = trusted_keys(config, pubkeys)?;
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let runtime = palisade::runtime::Runtime::new(
+        Default::default(),
+        std::sync::Arc::new(palisade::state::MemoryBackend::new()),
+        Default::default(),
+        None,
+    )
+    .map_err(|e| format!("cannot start the WebAssembly runtime: {e:#}"))?;
+    let module = palisade::runtime::Module::inspect(&runtime, &file.display().to_string(), &bytes)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let module = module.with_signature(signature_of(&keys, file, &bytes));
+    let mut doc = module.summary();
+    doc["size_bytes"] = bytes.len().into();
+    for key in ["mode", "weight", "on_error", "compiled"] {
+        doc.as_object_mut().map(|o| o.remove(key));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+        );
+    } else {
+        let caps: Vec<&str> = module.capabilities().to_vec();
+        println!("name:          {}", module.name());
+        println!("version:       {}", module.version());
+        println!("description:   {}", module.description().description);
+        println!(
+            "capabilities:  {}",
+            if caps.is_empty() {
+                "none".to_owned()
+            } else {
+                caps.join(", ")
+            }
+        );
+        println!("contract:      palisade:policy@{}", module.contract());
+        println!("sha256:        {}", module.sha256());
+        println!("size:          {} bytes", bytes.len());
+        println!("signature:     {}", module.signature().describe());
+        match &module.description().config_schema {
+            Some(schema) => {
+                let pretty = serde_json::from_str::<serde_json::Value>(schema)
+                    .ok()
+                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                    .unwrap_or_else(|| schema.clone());
+                println!("config schema:\n{pretty}");
+            }
+            None => println!("config schema: none published"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keygen(out: &Path) -> Result<ExitCode, String> {
+    let public = PathBuf::from(format!("{}.pub", out.display()));
+    let secret = PathBuf::from(format!("{}.key", out.display()));
+    for path in [&public, &secret] {
+        if path.exists() {
+            return Err(format!("{} exists: not overwriting a key", path.display()));
+        }
+    }
+    let (id, public_text, secret_text) = palisade::signing::generate().map_err(|e| e.0)?;
+    std::fs::write(&public, public_text)
+        .map_err(|e| format!("cannot write {}: {e}", public.display()))?;
+    write_private(&secret, secret_text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", secret.display()))?;
+    println!("key {id}");
+    println!("public key: {} (give it to admins)", public.display());
+    println!(
+        "secret key: {} (keep it secret; it is not encrypted)",
+        secret.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Create `path` readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+fn sign(key: &Path, comment: Option<&str>, files: &[PathBuf]) -> Result<ExitCode, String> {
+    for file in files {
+        let bytes =
+            std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let signature =
+            palisade::signing::sign(&bytes, key, comment.unwrap_or(&name)).map_err(|e| e.0)?;
+        let out = palisade::signing::signature_path(file);
+        std::fs::write(&out, signature)
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        println!("{}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(pubkeys: &[String], files: &[PathBuf]) -> Result<ExitCode, String> {
+    let keys = trusted_keys(None, pubkeys)?;
+    let mut all_good = true;
+    for file in files {
+        let bytes =
+            std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let status = signature_of(&keys, file, &bytes);
+        let good = matches!(status, palisade::signing::SignatureStatus::Trusted { .. });
+        all_good &= good;
+        println!(
+            "{}: {}",
+            file.display(),
+            if good { "OK, " } else { "FAILED, " }.to_owned() + &status.describe()
+        );
+    }
+    Ok(if all_good {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::builtin;
 use crate::config::{Config, PolicyConfig, Thresholds};
 use crate::runtime::{Module, Runtime, sha256_hex};
+use crate::signing::{SignatureStatus, TrustedKeys, signature_path};
 use crate::state::StateBackend;
 
 /// A module (or list) that could not be loaded, and why.
@@ -68,8 +69,15 @@ impl PolicySet {
                 .collect(),
             state: runtime.state().clone(),
         };
+        let signatures = Signatures::from_config(config).unwrap_or_else(|error| {
+            set.failures.push(LoadFailure::new("signatures", error));
+            Signatures {
+                keys: TrustedKeys::default(),
+                required: config.signatures.required,
+            }
+        });
         for p in &config.policy {
-            set.load(runtime, p, &config.base_dir, previous);
+            set.load(runtime, p, &config.base_dir, previous, &signatures);
         }
         let (dir, named) = config.policies_dir(dir);
         if named || dir.exists() {
@@ -77,7 +85,7 @@ impl PolicySet {
                 Ok(entries) => {
                     for entry in entries {
                         match entry {
-                            Ok(p) => set.load(runtime, &p, &dir, previous),
+                            Ok(p) => set.load(runtime, &p, &dir, previous, &signatures),
                             Err(failure) => set.keep_previous(failure, previous, None),
                         }
                     }
@@ -112,6 +120,7 @@ impl PolicySet {
         p: &PolicyConfig,
         base: &Path,
         previous: Option<&PolicySet>,
+        signatures: &Signatures,
     ) {
         let bytes = match read_source(&p.source, base) {
             Ok(bytes) => bytes,
@@ -120,16 +129,23 @@ impl PolicySet {
                 return self.keep_previous(failure, previous, Some(&p.name));
             }
         };
+        let signature = signatures.check(&p.source, base, &bytes);
+        if let Some(refusal) = signature.refusal(signatures.required) {
+            let failure = LoadFailure::new(&p.source, refusal);
+            return self.keep_previous(failure, previous, Some(&p.name));
+        }
         let sha256 = sha256_hex(&bytes);
         if let Some(same) = previous
             .and_then(|prev| prev.loaded_from(&p.source, Some(&p.name)))
-            .filter(|m| m.is_same(&sha256, p))
+            .filter(|m| m.is_same(&sha256, p, &signature))
         {
             self.modules.push(same.clone());
             return;
         }
         match Module::load(runtime, &p.source, &bytes, p, p.config_json()) {
-            Ok(module) => self.modules.push(Arc::new(module)),
+            Ok(module) => self
+                .modules
+                .push(Arc::new(module.with_signature(signature))),
             Err(error) => {
                 let failure = LoadFailure::new(&p.source, error.to_string());
                 self.keep_previous(failure, previous, Some(&p.name));
@@ -176,6 +192,42 @@ impl PolicySet {
 
     pub fn thresholds(&self) -> Thresholds {
         self.thresholds
+    }
+}
+
+/// The trusted keys and whether signatures are required.
+struct Signatures {
+    keys: TrustedKeys,
+    required: bool,
+}
+
+impl Signatures {
+    fn from_config(config: &Config) -> Result<Signatures, String> {
+        let files: Vec<PathBuf> = config
+            .signatures
+            .trusted_key_files
+            .iter()
+            .map(|f| config.resolve(f))
+            .collect();
+        Ok(Signatures {
+            keys: TrustedKeys::load(&config.signatures.trusted_keys, &files).map_err(|e| e.0)?,
+            required: config.signatures.required,
+        })
+    }
+
+    /// What the signature beside `source` says of `bytes`.
+    fn check(&self, source: &str, base: &Path, bytes: &[u8]) -> SignatureStatus {
+        if source.starts_with("builtin:") {
+            return SignatureStatus::Bundled;
+        }
+        let path = signature_path(&base.join(source));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => self.keys.check(bytes, Some(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => SignatureStatus::Unsigned,
+            Err(e) => SignatureStatus::Invalid {
+                reason: format!("cannot read {}: {e}", path.display()),
+            },
+        }
     }
 }
 

@@ -366,3 +366,95 @@ fn policies_live_shows_what_a_running_sidecar_judges_with_after_a_failed_reload(
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn keygen_sign_verify_and_inspect_a_module() {
+    let dir = std::env::temp_dir().join(format!("palisade-keys-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("limit.wasm");
+    std::fs::write(&module, palisade::builtin::get("mention-limit").unwrap()).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["keygen", "--out", "vendor"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        run(&["keygen", "--out", "vendor"]).status.code() == Some(2),
+        "keys are never overwritten"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("vendor.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the secret key is private");
+    }
+
+    // Unsigned: verify fails.
+    let out = run(&["verify", "--pubkey", "vendor.pub", "limit.wasm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("FAILED, unsigned"),
+        "{out:?}"
+    );
+
+    let out = run(&["sign", "--key", "vendor.key", "limit.wasm"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(dir.join("limit.wasm.minisig").is_file());
+    let out = run(&["verify", "--pubkey", "vendor.pub", "limit.wasm"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK, signed by trusted key"));
+
+    let out = run(&["inspect", "--json", "--pubkey", "vendor.pub", "limit.wasm"]);
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["name"], "mention-limit");
+    assert_eq!(doc["version"], "0.1.0");
+    assert_eq!(doc["contract"], "0.1.0");
+    assert_eq!(doc["signature"]["status"], "trusted");
+    assert_eq!(doc["signature"]["trusted_comment"], "limit.wasm");
+    assert_eq!(
+        doc["sha256"],
+        palisade::runtime::sha256_hex(&std::fs::read(&module).unwrap())
+    );
+    assert!(
+        doc["config_schema"]
+            .as_str()
+            .unwrap()
+            .contains("max_mentions")
+    );
+    let text = String::from_utf8_lossy(&run(&["inspect", "limit.wasm"]).stdout).into_owned();
+    assert!(
+        text.contains("signature:     signed by untrusted key"),
+        "{text}"
+    );
+    assert!(
+        text.contains("contract:      palisade:policy@0.1.0"),
+        "{text}"
+    );
+
+    // Altered after signing: verify fails and says why.
+    let mut bytes = std::fs::read(&module).unwrap();
+    bytes.extend_from_slice(b"\0\x02xy");
+    std::fs::write(&module, bytes).unwrap();
+    let out = run(&["verify", "--pubkey", "vendor.pub", "limit.wasm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("FAILED, invalid signature"),
+        "{out:?}"
+    );
+
+    // Not a module: inspect says so.
+    std::fs::write(dir.join("junk.wasm"), b"junk").unwrap();
+    let out = run(&["inspect", "junk.wasm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a WebAssembly component"));
+    std::fs::remove_dir_all(&dir).ok();
+}

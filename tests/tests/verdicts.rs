@@ -217,7 +217,11 @@ fn rate_limit_link_spam_and_keyword_judge_in_the_sandbox() {
     let by = |module: &str| d.trace.iter().find(|t| t.module == module).unwrap();
     assert_eq!(by("keyword").verdict, "reject");
     assert!(
-        by("keyword").reason.as_deref().unwrap().contains("admins are lying to you"),
+        by("keyword")
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("admins are lying to you"),
         "{:?}",
         by("keyword")
     );

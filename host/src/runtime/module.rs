@@ -15,6 +15,7 @@ use super::bindings::{
 use super::cache::Compiled;
 use super::{EPOCH_TICK, Runtime, StoreData};
 use crate::config::{Capability, FailurePolicy, Mode, PolicyConfig};
+use crate::signing::SignatureStatus;
 
 /// Limits on what a module may return, so one module cannot flood the
 /// decision log.
@@ -157,6 +158,9 @@ pub struct Module {
     /// The settings it was loaded with, to tell on reload whether it changed.
     policy: PolicyConfig,
     compiled: Compiled,
+    signature: SignatureStatus,
+    /// The `palisade:policy` version the module was built against.
+    contract: String,
     pre: PolicyModulePre<StoreData>,
     runtime: Arc<Runtime>,
     idle: Mutex<Vec<Warm>>,
@@ -179,6 +183,30 @@ impl Module {
         bytes: &[u8],
         cfg: &PolicyConfig,
         config_json: String,
+    ) -> Result<Module, LoadError> {
+        Self::prepare(runtime, source, bytes, cfg, config_json, true)
+    }
+
+    /// Compile a module and ask it to describe itself, granting every
+    /// capability it imports and configuring nothing: what `palisade
+    /// inspect` shows. The module never judges.
+    pub fn inspect(
+        runtime: &Arc<Runtime>,
+        source: &str,
+        bytes: &[u8],
+    ) -> Result<Module, LoadError> {
+        let cfg: PolicyConfig = toml::from_str("grants = [\"log\", \"state\", \"lists\"]")
+            .expect("a policy table with every grant parses");
+        Self::prepare(runtime, source, bytes, &cfg, "{}".into(), false)
+    }
+
+    fn prepare(
+        runtime: &Arc<Runtime>,
+        source: &str,
+        bytes: &[u8],
+        cfg: &PolicyConfig,
+        config_json: String,
+        configure: bool,
     ) -> Result<Module, LoadError> {
         let sha256 = sha256_hex(bytes);
         if let Some(expected) = &cfg.sha256
@@ -229,6 +257,8 @@ impl Module {
             config_json,
             policy: cfg.clone(),
             compiled,
+            signature: SignatureStatus::Unsigned,
+            contract: contract_version(&component, runtime),
             pre,
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
@@ -251,6 +281,9 @@ impl Module {
         }
         module.wants_raw = description.capabilities.iter().any(|c| c == "raw-json");
         module.description = description;
+        if !configure {
+            return Ok(module);
+        }
         // The store's namespace is the final name; rebuild the instance
         // under it rather than patch the store.
         let mut warm = module.instantiate_bare().map_err(LoadError::Start)?;
@@ -309,10 +342,29 @@ impl Module {
         self.compiled
     }
 
-    /// Whether this module is what `bytes` (by sha256) under `cfg` would
-    /// load: then a reload keeps it, warm instances and all.
-    pub fn is_same(&self, sha256: &str, cfg: &PolicyConfig) -> bool {
-        self.sha256.eq_ignore_ascii_case(sha256) && self.policy == *cfg
+    /// Whether this module is what `bytes` (by sha256) under `cfg`, with
+    /// `signature`, would load: then a reload keeps it, warm instances and
+    /// all.
+    pub fn is_same(&self, sha256: &str, cfg: &PolicyConfig, signature: &SignatureStatus) -> bool {
+        self.sha256.eq_ignore_ascii_case(sha256)
+            && self.policy == *cfg
+            && self.signature == *signature
+    }
+
+    /// What its signature says.
+    pub fn signature(&self) -> &SignatureStatus {
+        &self.signature
+    }
+
+    /// Record what its signature says (checked before loading).
+    pub fn with_signature(mut self, signature: SignatureStatus) -> Module {
+        self.signature = signature;
+        self
+    }
+
+    /// The `palisade:policy` version it was built against (`0.1.0`).
+    pub fn contract(&self) -> &str {
+        &self.contract
     }
 
     /// What `palisade policies --json` and the admin API say of the module.
@@ -328,6 +380,9 @@ impl Module {
             "on_error": self.settings.on_error,
             "description": self.description.description,
             "compiled": self.compiled,
+            "contract": self.contract,
+            "signature": self.signature,
+            "config_schema": self.description.config_schema,
         })
     }
 
@@ -429,6 +484,18 @@ impl Module {
         // One more tick: the current one may be almost over.
         store.set_epoch_deadline(ticks.max(1) + 1);
     }
+}
+
+/// The version of the `palisade:policy` interface `component` exports.
+fn contract_version(component: &Component, runtime: &Runtime) -> String {
+    component
+        .component_type()
+        .exports(runtime.engine())
+        .find_map(|(name, _)| {
+            name.strip_prefix("palisade:policy/policy@")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default()
 }
 
 /// Which capabilities `component` imports, refusing any not granted and

@@ -1,5 +1,6 @@
-//! Reload when files change: the drop-in folder's `NAME.wasm` and
-//! `NAME.toml`, the configuration file and the list files it names.
+//! Reload when files change: the drop-in folder's `NAME.wasm`,
+//! `NAME.toml` and `NAME.wasm.minisig`, the configuration file, and the
+//! list and trusted-key files it names.
 //!
 //! Folders are watched, not files, so that editors' atomic saves (write a
 //! temporary file, rename it over the old one) and `mv` into the drop-in
@@ -40,6 +41,9 @@ impl Targets {
         for list in config.lists.values() {
             files.insert(absolute(&config.resolve(&list.path)));
         }
+        for key in &config.signatures.trusted_key_files {
+            files.insert(absolute(&config.resolve(key)));
+        }
         let (dir, _) = config.policies_dir(dir_flag);
         Targets {
             files,
@@ -68,7 +72,9 @@ impl Targets {
         };
         path == dir
             || (path.parent() == Some(dir.as_path())
-                && (is_drop_in(path, "wasm") || is_drop_in(path, "toml")))
+                && ["wasm", "toml", "minisig"]
+                    .iter()
+                    .any(|ext| is_drop_in(path, ext)))
     }
 
     /// The folders to watch: each file's folder, the drop-in folder (or,
@@ -239,6 +245,7 @@ mod tests {
             "/etc/palisade/blocklist.csv",
             "/etc/palisade/policies.d/spam.wasm",
             "/etc/palisade/policies.d/spam.toml",
+            "/etc/palisade/policies.d/spam.wasm.minisig",
             "/etc/palisade/policies.d",
             "/etc/palisade/..data",
         ] {
