@@ -103,6 +103,10 @@ impl PolicySet {
             received_at: now,
             actor_first_seen: first_seen(ACTOR_KEY, &activity.actor),
             host_first_seen: first_seen(HOST_KEY, &activity.actor_host),
+            actor_local: activity
+                .actor_host
+                .as_ref()
+                .is_some_and(|h| self.local_hosts.iter().any(|l| l.eq_ignore_ascii_case(h))),
             recipient: envelope.recipient.clone(),
         }
     }

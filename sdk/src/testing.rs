@@ -151,11 +151,16 @@ impl TestHost {
             .actor_host
             .as_ref()
             .map(|h| inner.state.first_seen(&format!("host\0{h}"), now));
+        let actor_local = activity
+            .actor_host
+            .as_ref()
+            .is_some_and(|h| inner.local_hosts.iter().any(|l| l.eq_ignore_ascii_case(h)));
         Context {
             direction: Direction::Inbound,
             received_at: now,
             actor_first_seen,
             host_first_seen,
+            actor_local,
             recipient: None,
         }
     }

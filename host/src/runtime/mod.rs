@@ -4,6 +4,7 @@
 
 mod bindings;
 pub mod cache;
+mod contract;
 mod imports;
 mod limits;
 mod module;
@@ -92,10 +93,7 @@ impl Runtime {
         // computation; the context grants nothing (no preopens, no
         // environment, no sockets, output discarded).
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        bindings::PolicyModule::add_to_linker::<StoreData, wasmtime::component::HasSelf<StoreData>>(
-            &mut linker,
-            |s| s,
-        )?;
+        contract::add_to_linker(&mut linker)?;
         let cache = cache_dir.and_then(|dir| match ModuleCache::open(dir, &engine) {
             Ok(cache) => Some(cache),
             Err(e) => {

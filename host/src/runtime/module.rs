@@ -9,10 +9,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, types::ComponentItem};
 use wasmtime::{Store, Trap};
 
-use super::bindings::{
-    Activity, Context, Description, PolicyModule, PolicyModulePre, Ruling, Verdict,
-};
+use super::bindings::{Activity, Context, Description, Ruling, Verdict};
 use super::cache::Compiled;
+use super::contract::{Bindings, Pre};
 use super::{EPOCH_TICK, Runtime, StoreData};
 use crate::config::{Capability, FailurePolicy, Mode, PolicyConfig};
 use crate::signing::SignatureStatus;
@@ -141,7 +140,7 @@ pub struct ModuleSettings {
 
 struct Warm {
     store: Store<StoreData>,
-    bindings: PolicyModule,
+    bindings: Bindings,
 }
 
 /// A loaded, configured policy module. Immutable but for its pool and
@@ -161,7 +160,7 @@ pub struct Module {
     signature: SignatureStatus,
     /// The `palisade:policy` version the module was built against.
     contract: String,
-    pre: PolicyModulePre<StoreData>,
+    pre: Pre,
     runtime: Arc<Runtime>,
     idle: Mutex<Vec<Warm>>,
     stats: ModuleStats,
@@ -221,11 +220,8 @@ impl Module {
             .compile(bytes, &sha256)
             .map_err(|e| LoadError::NotAComponent(describe(&e)))?;
         let capabilities = check_imports(runtime, &component, &cfg.grants)?;
-        let pre = runtime
-            .linker
-            .instantiate_pre(&component)
-            .and_then(PolicyModulePre::new)
-            .map_err(|e| LoadError::World(describe(&e)))?;
+        let pre =
+            Pre::new(&runtime.linker, &component).map_err(|e| LoadError::World(describe(&e)))?;
 
         let limits = runtime.limits();
         let settings = ModuleSettings {
@@ -270,8 +266,7 @@ impl Module {
         module.arm(&mut warm.store);
         let description = warm
             .bindings
-            .palisade_policy_policy()
-            .call_describe(&mut warm.store)
+            .describe(&mut warm.store)
             .map_err(|e| LoadError::Start(classify(e, &mut warm.store)))?;
         if !valid_name(&description.name) {
             return Err(LoadError::BadName(description.name));
@@ -434,8 +429,7 @@ impl Module {
         self.arm(&mut warm.store);
         let verdict = warm
             .bindings
-            .palisade_policy_policy()
-            .call_judge(&mut warm.store, activity, cx)
+            .judge(&mut warm.store, activity, cx)
             .map_err(|e| classify(e, &mut warm.store))?;
         check_verdict(&verdict)?;
         if self.runtime.limits().reuse_instances {
@@ -471,8 +465,7 @@ impl Module {
     fn configure(&self, warm: &mut Warm) -> Result<(), CallError> {
         self.arm(&mut warm.store);
         warm.bindings
-            .palisade_policy_policy()
-            .call_configure(&mut warm.store, &self.config_json)
+            .configure(&mut warm.store, &self.config_json)
             .map_err(|e| classify(e, &mut warm.store))?
             .map_err(|message| CallError::new(ErrorKind::BadOutput, message))
     }

@@ -13,9 +13,9 @@
 //!
 //! When both rules fire the stricter action wins; two scores add up.
 //!
-//! Outbound activities (this server's own users) are never limited. The
-//! context does not say whether an inbound actor is local, so list the
-//! server's own hosts, and any busy host to trust, in `exempt_hosts`.
+//! The server's own users are never limited: outbound activities, and
+//! activities whose actor the host marks local (`actor-local`, from its
+//! `local_hosts`). List any busy host to trust in `exempt_hosts`.
 //!
 //! Limits: a freshly installed Palisade has seen nobody, so during its first
 //! hours every actor is new and a big, legitimate host can pass the
@@ -41,7 +41,7 @@
 //! | `new_actors.window_seconds` | 3600 | the sliding window, in seconds (at least 1) |
 //! | `new_actors.action` | `"score"` | `"reject"`, `"quarantine"` or `"score"` |
 //! | `new_actors.points` | 4.0 | points when `new_actors.action` is `"score"` |
-//! | `exempt_hosts` | `[]` | hosts (and their subdomains) never limited: the server's own, trusted busy ones |
+//! | `exempt_hosts` | `[]` | hosts (and their subdomains) never limited, besides the server's own: trusted busy ones |
 
 use palisade_sdk::text::host_of;
 use palisade_sdk::{Activity, Context, Description, Direction, Policy, Verdict, config, state};
@@ -380,7 +380,7 @@ impl Policy for RateLimit {
     }
 
     fn judge(&self, activity: &Activity, cx: &Context) -> Verdict {
-        if cx.direction == Direction::Outbound {
+        if cx.direction == Direction::Outbound || cx.actor_local {
             return Verdict::pass();
         }
         let Some(actor) = activity.actor.as_deref() else {

@@ -272,6 +272,29 @@ fn only_configured_kinds_count_towards_a_hosts_new_actors() {
 }
 
 #[test]
+fn the_servers_own_users_are_never_limited() {
+    // The host marks actors of its local_hosts `actor-local`.
+    let host = TestHost::new().local_hosts(["home.example"]);
+    let policy = host
+        .configure::<RateLimit>(r#"{"actor": {"limit": 1}, "new_actors": {"limit": 1}}"#)
+        .unwrap();
+    let own = host
+        .parse(&create("https://home.example/users/alice"))
+        .unwrap();
+    assert!(host.context_for(&own).actor_local);
+    for _ in 0..5 {
+        assert!(host.judge(&policy, &own).is_pass());
+    }
+    // The same loop from elsewhere is limited.
+    let other = host
+        .parse(&create("https://away.example/users/alice"))
+        .unwrap();
+    assert!(!host.context_for(&other).actor_local);
+    assert!(host.judge(&policy, &other).is_pass());
+    assert!(!host.judge(&policy, &other).is_pass());
+}
+
+#[test]
 fn outbound_activities_are_never_limited() {
     let host = TestHost::new();
     let policy = host
