@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod policy_set;
 pub mod quarantine;
 pub mod runtime;
+pub mod scaffold;
 pub mod server;
 pub mod signing;
 pub mod state;

@@ -99,6 +99,28 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Start a module project that builds, loads and passes its own tests
+    /// out of the box.
+    ///
+    /// Rust projects use the SDK (`cargo test`, then `cargo build --release
+    /// --target wasm32-wasip2`); Python projects componentize-py and JS
+    /// projects componentize-js, each installed by the project's build
+    /// script from PyPI or npm. The project's README says how to build,
+    /// test, inspect and drop it in.
+    New {
+        /// The module's name: lower-case letters, digits and dashes.
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: palisade::scaffold::Lang,
+        /// The folder to create (default: NAME).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The Rust SDK's folder (default: the one this palisade was built
+        /// from).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
     /// Make a key pair for signing modules (minisign's format): writes
     /// NAME.pub (give it to admins) and NAME.key (keep it secret).
     Keygen {
@@ -225,6 +247,23 @@ fn main() -> ExitCode {
             json,
             file,
         } => inspect(config.as_deref(), &pubkey, json, &file),
+        Command::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let sdk = sdk.or_else(palisade::scaffold::built_in_sdk);
+            palisade::scaffold::create(&dir, &name, lang, sdk.as_deref())
+                .map(|files| {
+                    for f in files {
+                        println!("{}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                })
+                .map_err(|e| e.0)
+        }
         Command::Keygen { out } => keygen(&out),
         Command::Sign {
             key,
