@@ -281,3 +281,82 @@ impl Drop for Serve {
         let _ = self.child.wait();
     }
 }
+
+/// The Python example module (`examples/python-module`, `mention-density`),
+/// built by its `build.sh` once per test process, and the path of its
+/// component. The first build installs componentize-py from PyPI into
+/// `target/guest-py/venv`.
+pub fn python_module() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            require_tool(
+                "python3",
+                &["-c", "import venv, ensurepip"],
+                "the Python example module needs Python 3 with its venv and pip modules \
+                 (Debian: apt-get install python3 python3-venv)",
+            );
+            build_guest(
+                "examples/python-module",
+                "target/guest-py/mention-density.wasm",
+            )
+        })
+        .clone()
+}
+
+/// The JavaScript example module (`examples/js-module`, `new-actor-media`),
+/// built by its `build.sh` once per test process, and the path of its
+/// component. The first build installs componentize-qjs from npm with
+/// `npm ci`.
+pub fn js_module() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let why = "the JavaScript example module needs Node.js 18 or later with npm \
+                       (Debian: apt-get install nodejs npm)";
+            require_tool("node", &["--version"], why);
+            require_tool("npm", &["--version"], why);
+            build_guest("examples/js-module", "target/guest-js/new-actor-media.wasm")
+        })
+        .clone()
+}
+
+/// Panic with `why` unless `tool args...` runs and succeeds.
+fn require_tool(tool: &str, args: &[&str], why: &str) {
+    match Command::new(tool).args(args).output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "`{tool} {}` failed: {why}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!("cannot run `{tool}` ({e}): {why}"),
+    }
+}
+
+/// Run `dir/build.sh` and return `output` (both relative to the workspace
+/// root), panicking with the script's output if it fails.
+fn build_guest(dir: &str, output: &str) -> PathBuf {
+    let script = root().join(dir).join("build.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} with bash: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n{}{}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = root().join(output);
+    assert!(
+        path.is_file(),
+        "{} succeeded but left no module at {}",
+        script.display(),
+        path.display()
+    );
+    path
+}
