@@ -85,7 +85,8 @@ impl PolicySet {
                 Ok(entries) => {
                     for entry in entries {
                         match entry {
-                            Ok(p) => set.load(runtime, &p, &dir, previous, &signatures),
+                            // A drop-in's source is its path already.
+                            Ok(p) => set.load(runtime, &p, Path::new(""), previous, &signatures),
                             Err(failure) => set.keep_previous(failure, previous, None),
                         }
                     }

@@ -458,3 +458,27 @@ fn keygen_sign_verify_and_inspect_a_module() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a WebAssembly component"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_relative_policies_dir_is_read_from_the_working_directory() {
+    let rel = format!("target/palisade-rel-{}", std::process::id());
+    let dir = root().join(&rel);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("limit.wasm"),
+        palisade::builtin::get("mention-limit").unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("limit.toml"), "name = \"dropped-limit\"\n").unwrap();
+    let out = palisade(&["policies", "--json", "--policies-dir", &rel]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.status.success(), "{doc:#}");
+    let names: Vec<&str> = doc["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"dropped-limit"), "{names:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
