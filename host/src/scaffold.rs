@@ -14,8 +14,10 @@ pub enum Lang {
 /// The contract, as the guests' tools need it.
 const WIT: &str = include_str!("../../wit/policy.wit");
 
-/// Template files: (path in the project, text with `{{name}}`, `{{crate}}`,
-/// `{{sdk}}` placeholders).
+/// Template files: (path in the project, text), both with placeholders:
+/// `{{name}}`, `{{crate}}` (the name with underscores), `{{sdk}}` (the Rust
+/// SDK's folder), `{{contract}}` (the contract version), `{{palisade}}`
+/// (this program, which the tests run).
 fn templates(lang: Lang) -> Vec<(&'static str, &'static str)> {
     match lang {
         Lang::Rust => vec![
@@ -36,8 +38,58 @@ fn templates(lang: Lang) -> Vec<(&'static str, &'static str)> {
                 include_str!("../templates/rust/gitignore.tmpl"),
             ),
         ],
-        Lang::Python => vec![],
-        Lang::Js => vec![],
+        Lang::Python => vec![
+            (
+                "{{crate}}.py",
+                include_str!("../templates/python/module.py.tmpl"),
+            ),
+            (
+                "test_module.py",
+                include_str!("../templates/python/test_module.py.tmpl"),
+            ),
+            (
+                "build.sh",
+                include_str!("../templates/python/build.sh.tmpl"),
+            ),
+            (
+                "requirements.txt",
+                include_str!("../templates/python/requirements.txt.tmpl"),
+            ),
+            (
+                "wit/world.wit",
+                include_str!("../templates/python/world.wit.tmpl"),
+            ),
+            (
+                "README.md",
+                include_str!("../templates/python/README.md.tmpl"),
+            ),
+            (
+                ".gitignore",
+                include_str!("../templates/python/gitignore.tmpl"),
+            ),
+        ],
+        Lang::Js => vec![
+            (
+                "{{name}}.js",
+                include_str!("../templates/js/module.js.tmpl"),
+            ),
+            ("test.mjs", include_str!("../templates/js/test.mjs.tmpl")),
+            ("build.sh", include_str!("../templates/js/build.sh.tmpl")),
+            (
+                "package.json",
+                include_str!("../templates/js/package.json.tmpl"),
+            ),
+            (
+                "package-lock.json",
+                include_str!("../templates/js/package-lock.json.tmpl"),
+            ),
+            (
+                "wit/world.wit",
+                include_str!("../templates/js/world.wit.tmpl"),
+            ),
+            ("README.md", include_str!("../templates/js/README.md.tmpl")),
+            (".gitignore", include_str!("../templates/js/gitignore.tmpl")),
+        ],
     }
 }
 
@@ -96,18 +148,23 @@ pub fn create(
         _ => PathBuf::new(),
     };
     let crate_name = name.replace('-', "_");
+    let palisade = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "palisade".into());
     let fill = |text: &str| {
         text.replace("{{name}}", name)
             .replace("{{crate}}", &crate_name)
             .replace("{{sdk}}", &sdk.display().to_string())
+            .replace("{{contract}}", contract_version())
+            .replace("{{palisade}}", &palisade)
     };
     let mut written = Vec::new();
     let mut files: Vec<(String, String)> = templates(lang)
         .into_iter()
-        .map(|(path, text)| (path.to_owned(), fill(text)))
+        .map(|(path, text)| (fill(path), fill(text)))
         .collect();
     if lang != Lang::Rust {
-        files.push(("wit/policy.wit".into(), WIT.to_owned()));
+        files.push(("wit/deps/policy/policy.wit".into(), WIT.to_owned()));
     }
     for (path, text) in files {
         let path = dir.join(path);
@@ -127,6 +184,14 @@ pub fn create(
     Ok(written)
 }
 
+/// The contract version this Palisade's WIT declares (`0.2.0`).
+pub fn contract_version() -> &'static str {
+    WIT.lines()
+        .find_map(|l| l.trim().strip_prefix("package palisade:policy@"))
+        .and_then(|v| v.strip_suffix(';'))
+        .unwrap_or("0.0.0")
+}
+
 /// The Rust SDK of the checkout this binary was built from, if it is still
 /// there.
 pub fn built_in_sdk() -> Option<PathBuf> {
@@ -139,6 +204,16 @@ pub fn built_in_sdk() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_contract_version_is_read_from_the_wit() {
+        assert!(
+            contract_version().starts_with("0."),
+            "{}",
+            contract_version()
+        );
+        assert_ne!(contract_version(), "0.0.0");
+    }
 
     #[test]
     fn names_follow_the_module_name_rule() {

@@ -133,3 +133,41 @@ fn a_new_rust_module_builds_passes_its_tests_and_judges() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot name a module"));
     assert!(!dir.0.join("Loop_Guard").exists());
 }
+
+/// Make a `lang` project and run its own test command; its output.
+fn new_project_passes_its_tests(lang: &str, test: &[&str]) -> String {
+    let dir = temp(lang);
+    let project = dir.0.join("link-guard");
+    run(
+        Command::new(binary())
+            .args(["new", "link-guard", "--lang", lang, "--dir"])
+            .arg(&project),
+        "palisade new",
+    );
+    assert!(
+        project.join("wit/deps/policy/policy.wit").is_file(),
+        "the contract travels with the project"
+    );
+    run(
+        Command::new(test[0])
+            .args(&test[1..])
+            .current_dir(&project)
+            .env("PALISADE", binary()),
+        &format!("the {lang} project's tests"),
+    )
+}
+
+#[test]
+fn a_new_python_module_builds_and_passes_its_tests() {
+    let out = new_project_passes_its_tests("python", &["python3", "test_module.py"]);
+    assert!(out.contains("Ran 2 tests") && out.contains("OK"), "{out}");
+}
+
+#[test]
+fn a_new_js_module_builds_and_passes_its_tests() {
+    let out = new_project_passes_its_tests("js", &["npm", "test", "--silent"]);
+    assert!(
+        out.contains("# pass 2") && out.contains("# fail 0"),
+        "{out}"
+    );
+}
