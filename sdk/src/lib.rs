@@ -45,6 +45,77 @@
 //! On `wasm32` targets the capability functions call the host; natively they
 //! call the [`testing::TestHost`] that is judging, so a module's logic runs in
 //! plain `cargo test`.
+//!
+//! # Tutorial
+//!
+//! `palisade new my-module` makes a project with all of this in place. Step
+//! by step:
+//!
+//! **Configuration.** Admins configure a module with a table in their
+//! Palisade configuration; it arrives as JSON. Derive `Deserialize` with
+//! defaults and refuse unknown keys; [`config::parse`] turns mistakes into
+//! messages naming the key:
+//!
+//! ```
+//! #[derive(serde::Deserialize)]
+//! #[serde(default, deny_unknown_fields)]
+//! struct Settings { limit: u64, window_seconds: u32 }
+//! impl Default for Settings {
+//!     fn default() -> Self { Settings { limit: 5, window_seconds: 600 } }
+//! }
+//! let error = palisade_sdk::config::parse::<Settings>(r#"{"limt": 3}"#).err().unwrap();
+//! assert!(error.contains("limt"));
+//! ```
+//!
+//! **State.** Counts that outlive one activity live in the host, behind
+//! [`state`]: values with a time to live, sliding-window counters, sliding-
+//! window distinct sets. Declare the capability in `describe()`; admins grant
+//! it. Each module has its own namespace.
+//!
+//! **Testing windows without sleeping.** The test host's clock moves only
+//! when told, so a ten-minute window is tested in microseconds:
+//!
+//! ```
+//! # #[cfg(feature = "parse")] {
+//! use palisade_sdk::{Activity, Context, Description, Policy, Verdict, state};
+//! use std::time::Duration;
+//!
+//! struct Loop;
+//! impl Policy for Loop {
+//!     fn describe() -> Description {
+//!         Description::new("loop", "0.1.0", "Scores an actor's 4th post in 10 minutes.")
+//!             .capabilities(["state"])
+//!     }
+//!     fn configure(_: &str) -> Result<Self, String> { Ok(Loop) }
+//!     fn judge(&self, a: &Activity, _: &Context) -> Verdict {
+//!         let actor = a.actor.as_deref().unwrap_or("");
+//!         if state::hit(&format!("posts:{actor}"), 600) > 3 {
+//!             Verdict::score(2.0, "4 posts in 10 minutes")
+//!         } else {
+//!             Verdict::pass()
+//!         }
+//!     }
+//! }
+//!
+//! let host = palisade_sdk::testing::TestHost::new();
+//! let module = host.configure::<Loop>("{}").unwrap();
+//! let post = host.parse(r#"{"type":"Create","actor":"https://a.example/u/1",
+//!     "object":{"type":"Note","content":"hi"}}"#).unwrap();
+//! for _ in 0..3 { assert!(host.judge(&module, &post).is_pass()); }
+//! assert_eq!(host.judge(&module, &post).points(), 2.0);
+//! host.advance(Duration::from_secs(601));   // the window slides past them
+//! assert!(host.judge(&module, &post).is_pass());
+//! # }
+//! ```
+//!
+//! The test host refuses a capability call the module did not declare, as
+//! an admin's grants would.
+//!
+//! **Building and loading.** `cargo build --release --target wasm32-wasip2`
+//! makes the component; `palisade inspect` shows what admins will see;
+//! `palisade check --policies-dir DIR activities.jsonl` judges real
+//! activities with it; `palisade sign` signs it for admins who require
+//! signatures. The guide is Palisade's `docs/writing-modules.md`.
 
 #[doc(hidden)]
 pub mod bindings {
