@@ -131,6 +131,7 @@ pub mod bindings {
 
 pub mod capability;
 pub mod config;
+pub mod finding;
 pub mod memory;
 #[cfg(feature = "parse")]
 pub mod parse;

@@ -211,3 +211,26 @@ mod tests {
         assert_eq!(host_of("https:///path"), None);
     }
 }
+
+/// `text` cut to at most `max_bytes` bytes, on a character boundary, with
+/// `…` where it was cut.
+pub fn clamp(mut text: String, max_bytes: usize) -> String {
+    if text.len() > max_bytes {
+        let mut end = max_bytes.saturating_sub('…'.len_utf8());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod clamp_tests {
+    #[test]
+    fn clamping_keeps_characters_whole() {
+        assert_eq!(super::clamp("short".into(), 10), "short");
+        assert_eq!(super::clamp("ééééé".into(), 6), "é…");
+    }
+}

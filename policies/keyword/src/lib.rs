@@ -40,6 +40,8 @@
 
 use std::collections::HashMap;
 
+use palisade_sdk::finding::{Action, MAX_REASON};
+use palisade_sdk::text::clamp;
 use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config, text};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
@@ -60,16 +62,6 @@ pub struct RuleConfig {
     action: Action,
     points: f64,
     label: Option<String>,
-}
-
-/// Declared from mildest to strictest, so that the derived order picks the
-/// action to take when several rules match.
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Score,
-    Quarantine,
-    Reject,
 }
 
 impl Default for KeywordConfig {
@@ -129,7 +121,6 @@ pub const DFA_SIZE_LIMIT: usize = 4 << 20;
 const MAX_LABELS: usize = 16;
 /// Palisade refuses reasons over 4 KiB; patterns and keywords are quoted
 /// in reasons, so reasons are kept well below that.
-const MAX_REASON: usize = 1024;
 const MAX_QUOTE: usize = 80;
 
 /// The module, configured: rules checked and compiled.
@@ -169,14 +160,7 @@ fn invalid(path: &str, message: impl std::fmt::Display) -> String {
 
 /// `text` cut to at most `max` bytes on a character boundary, marked `…`.
 fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max - '…'.len_utf8();
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    clamp(text.to_owned(), max)
 }
 
 fn regex_builder(pattern: &str) -> RegexBuilder {

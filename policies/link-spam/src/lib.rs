@@ -59,6 +59,7 @@ use std::collections::HashSet;
 
 use links::within;
 pub use links::{Link, MAX_LINKS, links};
+use palisade_sdk::finding::{Action, Finding, combine};
 use palisade_sdk::lists::{self, DomainEntry};
 use palisade_sdk::text::host_of;
 use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config};
@@ -107,16 +108,6 @@ pub struct ListedSignal {
     lists: Vec<String>,
     action: Action,
     points: f64,
-}
-
-/// Declared from mildest to strictest, so that the derived order picks the
-/// action to take when several signals fire.
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Score,
-    Quarantine,
-    Reject,
 }
 
 /// Hosts, and host/path prefixes, whose links invite to a chat.
@@ -301,55 +292,6 @@ fn some_hosts<'a>(hosts: impl Iterator<Item = &'a str>) -> String {
         text.push_str(&format!(" and {more} more"));
     }
     text
-}
-
-/// Palisade refuses reasons over 4 KiB as bad output; a reason built from
-/// what a sender wrote is cut well below that.
-const MAX_REASON: usize = 1024;
-
-/// `text` cut to at most `MAX_REASON` bytes, on a character boundary.
-fn clamp(mut text: String) -> String {
-    if text.len() > MAX_REASON {
-        let mut end = MAX_REASON - '…'.len_utf8();
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
-    }
-    text
-}
-
-/// One signal that fired.
-struct Finding {
-    action: Action,
-    points: f64,
-    label: &'static str,
-    reason: String,
-}
-
-/// The strictest finding wins; findings of the same action are reported
-/// together, and scores add up.
-fn verdict(findings: Vec<Finding>) -> Verdict {
-    let Some(strictest) = findings.iter().map(|f| f.action).max() else {
-        return Verdict::pass();
-    };
-    let chosen: Vec<&Finding> = findings.iter().filter(|f| f.action == strictest).collect();
-    let reason = clamp(
-        chosen
-            .iter()
-            .map(|f| f.reason.as_str())
-            .collect::<Vec<_>>()
-            .join("; "),
-    );
-    match strictest {
-        Action::Reject => Verdict::reject(reason),
-        Action::Quarantine => Verdict::quarantine(reason),
-        Action::Score => chosen.iter().fold(
-            Verdict::score(chosen.iter().map(|f| f.points).sum(), reason).label("link-spam"),
-            |v, f| v.label(f.label),
-        ),
-    }
 }
 
 /// Why a link host is listed, in the words of domain-list: the entry that
@@ -553,7 +495,7 @@ impl Policy for LinkSpam {
             self.invite(&links, age.is_some()),
             self.listed(&links),
         ];
-        verdict(findings.into_iter().flatten().collect())
+        combine("link-spam", findings.into_iter().flatten().collect())
     }
 }
 

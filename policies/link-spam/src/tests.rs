@@ -1,5 +1,6 @@
 use super::*;
 use palisade_sdk::Severity;
+use palisade_sdk::finding::MAX_REASON;
 use palisade_sdk::memory::NamedList;
 use palisade_sdk::testing::TestHost;
 use std::time::Duration;
@@ -362,7 +363,10 @@ fn reasons_stay_short_whatever_the_post_carries() {
     assert!(reason.len() <= MAX_REASON, "{}", reason.len());
     assert!(reason.contains("posted 300 links"), "{reason}");
     assert!(reason.contains("and 97 more"), "{reason}");
-    assert_eq!(clamp("é".repeat(600)).len(), MAX_REASON - 1);
+    assert_eq!(
+        palisade_sdk::text::clamp("é".repeat(600), MAX_REASON).len(),
+        MAX_REASON - 1
+    );
 }
 
 #[test]

@@ -43,6 +43,7 @@
 //! | `new_actors.points` | 4.0 | points when `new_actors.action` is `"score"` |
 //! | `exempt_hosts` | `[]` | hosts (and their subdomains) never limited, besides the server's own: trusted busy ones |
 
+use palisade_sdk::finding::{Action, Finding, combine};
 use palisade_sdk::text::host_of;
 use palisade_sdk::{Activity, Context, Description, Direction, Policy, Verdict, config, state};
 use serde::Deserialize;
@@ -78,16 +79,6 @@ pub struct NewActorsRule {
     window_seconds: u32,
     action: Action,
     points: f64,
-}
-
-/// Declared from mildest to strictest, so that the derived order picks the
-/// action to take when both rules fire.
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Score,
-    Quarantine,
-    Reject,
 }
 
 impl Default for ActorRule {
@@ -230,55 +221,6 @@ fn host_entry(entry: &str, key: &str) -> Result<String, String> {
     Ok(host)
 }
 
-/// Palisade refuses reasons over 4 KiB as bad output; a reason built from
-/// what a sender wrote is cut well below that.
-const MAX_REASON: usize = 1024;
-
-/// `text` cut to at most `MAX_REASON` bytes, on a character boundary.
-fn clamp(mut text: String) -> String {
-    if text.len() > MAX_REASON {
-        let mut end = MAX_REASON - '…'.len_utf8();
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
-    }
-    text
-}
-
-/// One rule that fired.
-struct Finding {
-    action: Action,
-    points: f64,
-    label: &'static str,
-    reason: String,
-}
-
-/// The stricter finding wins; findings of the same action are reported
-/// together, and scores add up.
-fn verdict(findings: Vec<Finding>) -> Verdict {
-    let Some(strictest) = findings.iter().map(|f| f.action).max() else {
-        return Verdict::pass();
-    };
-    let chosen: Vec<&Finding> = findings.iter().filter(|f| f.action == strictest).collect();
-    let reason = clamp(
-        chosen
-            .iter()
-            .map(|f| f.reason.as_str())
-            .collect::<Vec<_>>()
-            .join("; "),
-    );
-    match strictest {
-        Action::Reject => Verdict::reject(reason),
-        Action::Quarantine => Verdict::quarantine(reason),
-        Action::Score => chosen.iter().fold(
-            Verdict::score(chosen.iter().map(|f| f.points).sum(), reason).label("rate-limit"),
-            |v, f| v.label(f.label),
-        ),
-    }
-}
-
 impl RateLimit {
     fn exempt(&self, host: &str) -> bool {
         self.exempt_hosts.iter().any(|e| {
@@ -399,7 +341,7 @@ impl Policy for RateLimit {
             self.check_actor(activity, &host, actor),
             self.check_host(activity, cx, &host, actor),
         ];
-        verdict(findings.into_iter().flatten().collect())
+        combine("rate-limit", findings.into_iter().flatten().collect())
     }
 }
 
