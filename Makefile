@@ -13,7 +13,8 @@ setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 ## The sidecar on its embedded defaults: judge API on 127.0.0.1:8787,
-## the bundled modules, quarantine in ./palisade.db. Ctrl-C stops it.
+## the bundled modules, quarantine in ./palisade.db, state in
+## ./palisade-state.db. Ctrl-C stops it.
 run: setup
 	cargo run --release --locked -p palisade -- serve
 

@@ -23,8 +23,9 @@ enum Command {
     /// metrics.
     ///
     /// With nothing given it listens on 127.0.0.1:8787 with the judge API
-    /// (POST /v1/judge), the bundled modules and a quarantine in
-    /// ./palisade.db. Flags override the configuration file. Changes to the
+    /// (POST /v1/judge), the bundled modules, a quarantine in ./palisade.db
+    /// and module state in ./palisade-state.db (--state to change it). Flags
+    /// override the configuration file. Changes to the
     /// drop-in folder, the configuration file and list files are reloaded
     /// as they happen (a module that fails to load keeps its previous
     /// version judging); SIGHUP reloads too; SIGTERM stops after in-flight
@@ -55,8 +56,8 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// List the modules: name, version, sha256, capabilities, mode, and why
-    /// any failed to load. Exits with 1 if any failed.
+    /// List the modules: name, version, mode, sha256, capabilities,
+    /// signature, and why any failed to load. Exits with 1 if any failed.
     ///
     /// By default the modules are loaded here, as `serve` would load them.
     /// With --live the running sidecar is asked instead (its admin API at
@@ -103,14 +104,16 @@ enum Command {
     /// out of the box.
     ///
     /// Rust projects use the SDK (`cargo test`, then `cargo build --release
-    /// --target wasm32-wasip2`); Python projects componentize-py and JS
-    /// projects componentize-js, each installed by the project's build
-    /// script from PyPI or npm. The project's README says how to build,
-    /// test, inspect and drop it in.
+    /// --target wasm32-wasip2`); Python projects componentize-py (`python3
+    /// test_module.py`) and JavaScript projects componentize-qjs (`npm
+    /// test`), each installed by the project's build.sh from PyPI or npm.
+    /// The project's README says how to build, test, inspect and drop it
+    /// in.
     New {
         /// The module's name: lower-case letters, digits and dashes.
         #[arg(value_name = "NAME")]
         name: String,
+        /// The language to write it in.
         #[arg(long, value_enum, default_value = "rust")]
         lang: palisade::scaffold::Lang,
         /// The folder to create (default: NAME).
