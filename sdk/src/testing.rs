@@ -258,3 +258,24 @@ impl HostState {
         self.named(list).match_domain(host).cloned()
     }
 }
+
+/// The `.json` documents in `dir` (a folder of real ActivityPub payloads,
+/// such as a project's test corpus), sorted by file name, with their text.
+/// Panics naming the folder when it cannot be read: a test that meant to
+/// run on real payloads must not pass on none.
+pub fn documents(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read the documents at {}: {e}", dir.display()))
+        .map(|e| e.expect("a folder entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+            (p, text)
+        })
+        .collect()
+}

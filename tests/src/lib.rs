@@ -360,3 +360,36 @@ fn build_guest(dir: &str, output: &str) -> PathBuf {
     );
     path
 }
+
+/// `palisade serve` running in this test process: its app and the URLs of
+/// its main and admin listeners.
+pub struct InProcess {
+    pub app: std::sync::Arc<palisade::server::App>,
+    pub url: String,
+    pub admin: String,
+}
+
+/// Start the sidecar for `config` (listening where it says: give it
+/// `127.0.0.1:0` for ephemeral ports) with the admin API on; it serves
+/// until the test's runtime ends.
+pub async fn serve_in_process(
+    config: Config,
+    options: palisade::server::ServeOptions,
+) -> InProcess {
+    let app = palisade::server::App::new(config, options).expect("the sidecar starts");
+    let listeners = palisade::server::bind(&app.config, true)
+        .await
+        .expect("bind loopback ports");
+    let url = format!("http://{}", listeners.main.local_addr().unwrap());
+    let admin = format!(
+        "http://{}",
+        listeners
+            .admin
+            .as_ref()
+            .expect("the admin API is on: give a token")
+            .local_addr()
+            .unwrap()
+    );
+    tokio::spawn(palisade::server::run(app.clone(), listeners));
+    InProcess { app, url, admin }
+}

@@ -73,7 +73,7 @@ async fn start_with(
     let path = dir.0.join("palisade.toml");
     std::fs::write(&path, text).unwrap();
     let config = palisade::Config::load(&path).unwrap();
-    let app = App::new(
+    let running = palisade_e2e::serve_in_process(
         config,
         ServeOptions {
             config_path: Some(path),
@@ -81,18 +81,11 @@ async fn start_with(
             ..Default::default()
         },
     )
-    .expect("the sidecar starts");
-    let listeners = palisade::server::bind(&app.config, true).await.unwrap();
-    let url = format!("http://{}", listeners.main.local_addr().unwrap());
-    let admin = format!(
-        "http://{}",
-        listeners.admin.as_ref().unwrap().local_addr().unwrap()
-    );
-    tokio::spawn(palisade::server::run(app.clone(), listeners));
+    .await;
     Sidecar {
-        app,
-        url,
-        admin,
+        app: running.app,
+        url: running.url,
+        admin: running.admin,
         dir,
         http: reqwest::Client::new(),
     }

@@ -112,25 +112,18 @@ async fn sidecar_with(upstream: Option<&str>, extra: &str, server_extra: &str) -
     );
     let mut config = palisade::Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     config.base_dir = dir.clone();
-    let app = App::new(
+    let running = palisade_e2e::serve_in_process(
         config,
         ServeOptions {
             admin_token: Some(TOKEN.into()),
             ..Default::default()
         },
     )
-    .expect("the sidecar starts");
-    let listeners = palisade::server::bind(&app.config, true).await.unwrap();
-    let url = format!("http://{}", listeners.main.local_addr().unwrap());
-    let admin = format!(
-        "http://{}",
-        listeners.admin.as_ref().unwrap().local_addr().unwrap()
-    );
-    tokio::spawn(palisade::server::run(app.clone(), listeners));
+    .await;
     Sidecar {
-        app,
-        url,
-        admin,
+        app: running.app,
+        url: running.url,
+        admin: running.admin,
         _dir: TempDir(dir),
     }
 }

@@ -310,20 +310,14 @@ fn bad_rules_are_refused_naming_the_rule() {
 #[test]
 fn real_payloads_pass() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS_DIR);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the shared corpus is missing at {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let files = palisade_sdk::testing::documents(&dir);
     assert!(files.len() >= 100, "{} corpus files", files.len());
     let host = TestHost::new();
     let defaults = host.configure::<Keyword>("{}").unwrap();
     let wave_rules = host.configure::<Keyword>(WAVE_RULES).unwrap();
-    for path in &files {
-        let json = std::fs::read_to_string(path).unwrap();
+    for (path, json) in &files {
         let a = host
-            .parse(&json)
+            .parse(json)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(host.judge(&defaults, &a).is_pass(), "{}", path.display());
         let v = host.judge(&wave_rules, &a);

@@ -447,12 +447,7 @@ fn bad_config_names_the_problem() {
 #[test]
 fn real_payloads_pass_with_the_defaults() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS_DIR);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the shared corpus is missing at {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let files = palisade_sdk::testing::documents(&dir);
     assert!(files.len() >= 100, "{} corpus files", files.len());
     let host = listing_host();
     let defaults = host.configure::<LinkSpam>("{}").unwrap();
@@ -460,10 +455,9 @@ fn real_payloads_pass_with_the_defaults() {
         .configure::<LinkSpam>(r#"{"listed": {"lists": ["spam-links", "bad-urls"]}}"#)
         .unwrap();
     let mut with_links = 0;
-    for path in &files {
-        let json = std::fs::read_to_string(path).unwrap();
+    for (path, json) in &files {
         let a = host
-            .parse(&json)
+            .parse(json)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         with_links += usize::from(!links(&a).is_empty());
         for policy in [&defaults, &listing] {
