@@ -6,24 +6,7 @@ use std::path::{Path, PathBuf};
 
 use palisade::Palisade;
 use palisade::runtime::cache::Compiled;
-use palisade_e2e::{example, fixture, judge};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("palisade-cache-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
+use palisade_e2e::{TempDir, example, fixture, judge};
 
 /// A Palisade with two modules and its cache in `cache`.
 fn start(cache: &Path) -> Palisade {
@@ -64,7 +47,7 @@ fn wave() -> String {
 
 #[test]
 fn a_restart_reads_every_module_from_the_cache() {
-    let dir = TempDir::new("restart");
+    let dir = TempDir::new("cache-restart");
     let first = start(&dir.0);
     assert!(first.policies().failures().is_empty());
     assert_eq!(
@@ -92,7 +75,7 @@ fn a_restart_reads_every_module_from_the_cache() {
 
 #[test]
 fn corrupt_foreign_and_forged_entries_are_rebuilt_never_run() {
-    let dir = TempDir::new("corrupt");
+    let dir = TempDir::new("cache-corrupt");
     let first = start(&dir.0);
     let mention = entry(&first, "mention-limit");
     let hashtag = entry(&first, "hashtag-stuffing");
@@ -160,7 +143,7 @@ fn corrupt_foreign_and_forged_entries_are_rebuilt_never_run() {
 #[test]
 fn a_cache_folder_others_may_write_is_not_used() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = TempDir::new("shared");
+    let dir = TempDir::new("cache-shared");
     let cache = dir.0.join("cache");
     std::fs::create_dir(&cache).unwrap();
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();

@@ -11,32 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use palisade::server::{App, ServeOptions};
-use palisade_e2e::fixture;
+use palisade_e2e::{TempDir, fixture};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "reload-test-token";
 const PATIENCE: Duration = Duration::from_secs(30);
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "palisade-reload-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(dir.join("policies.d")).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
 
 struct Sidecar {
     app: Arc<App>,
@@ -62,7 +41,8 @@ async fn start_with(
     log: &str,
     files: &[(&str, &str)],
 ) -> Sidecar {
-    let dir = TempDir::new(tag);
+    let dir = TempDir::new(&format!("reload-{tag}"));
+    std::fs::create_dir_all(dir.0.join("policies.d")).unwrap();
     for (name, contents) in files {
         std::fs::write(dir.0.join(name), contents).unwrap();
     }
@@ -248,15 +228,7 @@ async fn a_dropped_in_module_goes_live_survives_a_broken_overwrite_and_leaves_wh
         points_of(&sidecar.judge(&activity).await, "hashtag-stuffing"),
         Some(4.0)
     );
-    let metrics = sidecar
-        .http
-        .get(format!("{}/metrics", sidecar.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = palisade_e2e::metrics(&sidecar.url).await;
     assert!(
         metrics.contains("palisade_module_load_failures 1"),
         "{metrics}"

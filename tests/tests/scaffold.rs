@@ -1,25 +1,10 @@
 //! `palisade new`: each language's project builds, passes its own tests
 //! and loads in Palisade, as it comes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use palisade_e2e::{binary, root};
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
-
-fn temp(tag: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("palisade-new-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
+use palisade_e2e::{TempDir, binary, root};
 
 /// Run `command`, failing the test with its output unless it succeeds.
 fn run(command: &mut Command, what: &str) -> String {
@@ -85,7 +70,7 @@ fn loop_of(actor: &str, n: usize) -> String {
 
 #[test]
 fn a_new_rust_module_builds_passes_its_tests_and_judges() {
-    let dir = temp("rust");
+    let dir = TempDir::new("new-rust");
     let project = dir.0.join("loop-guard");
     run(
         Command::new(binary())
@@ -136,7 +121,7 @@ fn a_new_rust_module_builds_passes_its_tests_and_judges() {
 
 /// Make a `lang` project and run its own test command; its output.
 fn new_project_passes_its_tests(lang: &str, test: &[&str]) -> String {
-    let dir = temp(lang);
+    let dir = TempDir::new(&format!("new-{lang}"));
     let project = dir.0.join("link-guard");
     run(
         Command::new(binary())

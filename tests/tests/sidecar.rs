@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
 
 use palisade::server::{App, ServeOptions};
-use palisade_e2e::root;
+use palisade_e2e::{TempDir, root};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -82,27 +82,14 @@ struct Sidecar {
     _dir: TempDir,
 }
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
-
 async fn sidecar(upstream: Option<&str>, extra: &str) -> Sidecar {
     sidecar_with(upstream, extra, "").await
 }
 
 /// `extra` goes at the top of the configuration, `server_extra` in `[server]`.
 async fn sidecar_with(upstream: Option<&str>, extra: &str, server_extra: &str) -> Sidecar {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "palisade-sidecar-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let temp = TempDir::new("sidecar");
+    let dir = temp.0.clone();
     let upstream_line = upstream
         .map(|u| format!("upstream = \"{u}\""))
         .unwrap_or_default();
@@ -124,9 +111,30 @@ async fn sidecar_with(upstream: Option<&str>, extra: &str, server_extra: &str) -
         app: running.app,
         url: running.url,
         admin: running.admin,
-        _dir: TempDir(dir),
+        _dir: temp,
     }
 }
+
+/// A request to the sidecar's admin API with the admin token.
+async fn admin(
+    p: &Sidecar,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}/admin/v1/{path}", p.admin))
+        .bearer_auth(TOKEN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.expect("the admin API answers")
+}
+
+/// Configuration under which first-contact's 3 points for a new actor
+/// mentioning a local user quarantine the activity.
+const QUARANTINE_AT_3: &str =
+    "local_hosts = [\"mastodon.example\"]\n[thresholds]\nquarantine = 3.0\nreject = 10.0\n";
 
 /// Sign `file` as its actor and POST it to `url`; the response status.
 async fn signed_post(url: &str, file: &Path) -> u16 {
@@ -205,12 +213,7 @@ async fn legitimate_activities_verify_upstream_and_the_wave_never_arrives() {
     let body = std::fs::read(example("reply.json")).unwrap();
     assert_eq!(got[0]["bodySha256"], sha256(&body), "byte for byte");
 
-    let metrics = reqwest::get(format!("{}/metrics", p.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = palisade_e2e::metrics(&p.url).await;
     assert!(
         metrics.contains("palisade_activities_total{action=\"reject\"} 1"),
         "{metrics}"
@@ -228,11 +231,7 @@ async fn legitimate_activities_verify_upstream_and_the_wave_never_arrives() {
 async fn a_quarantined_activity_is_held_listed_and_verifies_once_released() {
     let up = upstream().await;
     // first-contact scores 3 for a new actor mentioning a local user.
-    let p = sidecar(
-        Some(&up.url),
-        "local_hosts = [\"mastodon.example\"]\n[thresholds]\nquarantine = 3.0\nreject = 10.0\n",
-    )
-    .await;
+    let p = sidecar(Some(&up.url), QUARANTINE_AT_3).await;
     let held_file = wave_line(0, &p._dir.0);
     assert_eq!(
         signed_post(&format!("{}/inbox", p.url), &held_file).await,
@@ -240,14 +239,8 @@ async fn a_quarantined_activity_is_held_listed_and_verifies_once_released() {
     );
     assert!(received(&up).await.is_empty(), "held, not delivered");
 
-    let client = reqwest::Client::new();
-    let auth = format!("Bearer {TOKEN}");
-    let list: Value = client
-        .get(format!("{}/admin/v1/quarantine", p.admin))
-        .header("authorization", &auth)
-        .send()
+    let list: Value = admin(&p, reqwest::Method::GET, "quarantine", None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -258,12 +251,9 @@ async fn a_quarantined_activity_is_held_listed_and_verifies_once_released() {
     assert_eq!(entry["actor_host"], "misskey.spam.example");
     let id = entry["id"].as_i64().unwrap();
 
-    let released: Value = client
-        .post(format!("{}/admin/v1/quarantine/{id}/release", p.admin))
-        .header("authorization", &auth)
-        .send()
+    let release = format!("quarantine/{id}/release");
+    let released: Value = admin(&p, reqwest::Method::POST, &release, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -282,12 +272,7 @@ async fn a_quarantined_activity_is_held_listed_and_verifies_once_released() {
     );
 
     // Released once; a second release is a conflict, not a second delivery.
-    let again = client
-        .post(format!("{}/admin/v1/quarantine/{id}/release", p.admin))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let again = admin(&p, reqwest::Method::POST, &release, None).await;
     assert_eq!(again.status().as_u16(), 409);
     assert_eq!(p.app.quarantine.held().unwrap(), 0);
 }
@@ -392,12 +377,8 @@ async fn the_admin_api_needs_the_token() {
         }
         assert_eq!(req.send().await.unwrap().status().as_u16(), 401, "{auth:?}");
     }
-    let r: Value = client
-        .get(format!("{}/admin/v1/policies", p.admin))
-        .header("authorization", format!("Bearer {TOKEN}"))
-        .send()
+    let r: Value = admin(&p, reqwest::Method::GET, "policies", None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -429,25 +410,16 @@ async fn the_admin_api_needs_the_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_drops_and_recent_decisions_by_filter() {
     let up = upstream().await;
-    let p = sidecar(
-        Some(&up.url),
-        "local_hosts = [\"mastodon.example\"]\n[thresholds]\nquarantine = 3.0\nreject = 10.0\n",
-    )
-    .await;
+    let p = sidecar(Some(&up.url), QUARANTINE_AT_3).await;
     for n in 0..3 {
         let file = wave_line(n, &p._dir.0);
         assert_eq!(signed_post(&format!("{}/inbox", p.url), &file).await, 202);
     }
     assert_eq!(p.app.quarantine.held().unwrap(), 3);
-    let client = reqwest::Client::new();
-    let auth = format!("Bearer {TOKEN}");
-    let dropped: Value = client
-        .post(format!("{}/admin/v1/quarantine/drop", p.admin))
-        .header("authorization", &auth)
-        .json(&serde_json::json!({"actor_host": "misskey.spam.example", "module": "first-contact"}))
-        .send()
+    let filter =
+        serde_json::json!({"actor_host": "misskey.spam.example", "module": "first-contact"});
+    let dropped: Value = admin(&p, reqwest::Method::POST, "quarantine/drop", Some(filter))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -455,18 +427,16 @@ async fn bulk_drops_and_recent_decisions_by_filter() {
     assert_eq!(p.app.quarantine.held().unwrap(), 0);
     assert!(received(&up).await.is_empty(), "dropped, never delivered");
 
-    let recent: Value = client
-        .get(format!(
-            "{}/admin/v1/decisions?action=quarantine&module=first-contact&limit=2",
-            p.admin
-        ))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let recent: Value = admin(
+        &p,
+        reqwest::Method::GET,
+        "decisions?action=quarantine&module=first-contact&limit=2",
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let recent = recent["decisions"].as_array().unwrap();
     assert_eq!(recent.len(), 2);
     assert!(
@@ -496,12 +466,7 @@ async fn non_json_inbox_bodies_are_forwarded_unjudged_or_refused() {
     // The upstream refuses the unsigned body itself: the server decides.
     assert_eq!(r.status().as_u16(), 401);
     assert_eq!(received(&up).await.len(), 1);
-    let metrics = reqwest::get(format!("{}/metrics", forward.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = palisade_e2e::metrics(&forward.url).await;
     assert!(
         metrics.contains("palisade_unjudged_requests_total{reason=\"non_json\"} 1"),
         "{metrics}"

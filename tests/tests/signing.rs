@@ -2,18 +2,10 @@
 //! trusted key load, a tampered one is refused with a reason, and the
 //! status of each shows.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use palisade::signing;
-use palisade_e2e::{fixture, palisade};
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
+use palisade_e2e::{TempDir, fixture, palisade};
 
 /// A key pair in `dir`: NAME.pub, NAME.key.
 fn keypair(dir: &Path, name: &str) -> String {
@@ -33,7 +25,7 @@ fn errors(p: &palisade::Palisade) -> Vec<(String, String)> {
 
 #[test]
 fn with_signatures_required_only_trusted_signed_modules_load() {
-    let dir = TempDir(std::env::temp_dir().join(format!("palisade-signed-{}", std::process::id())));
+    let dir = TempDir::new("signed");
     std::fs::create_dir_all(dir.0.join("policies.d")).unwrap();
     let vendor = keypair(&dir.0, "vendor");
     keypair(&dir.0, "stranger");

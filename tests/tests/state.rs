@@ -8,25 +8,8 @@ use std::time::{Duration, Instant};
 
 use palisade::config::StateConfig;
 use palisade::state::{self, MemoryBackend, RedisBackend, SqliteBackend, StateBackend};
-use palisade_e2e::{RedisServer, Serve, note};
+use palisade_e2e::{RedisServer, Serve, TempDir, note};
 use serde_json::Value;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("palisade-state-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
 
 /// A deterministic stream of operations (keys, members, windows and clock
 /// steps drawn from small sets, so that they collide and expire).
@@ -125,7 +108,7 @@ fn counts_like_memory(
 
 #[test]
 fn sqlite_and_redis_count_exactly_as_the_in_memory_state() {
-    let dir = TempDir::new("diff");
+    let dir = TempDir::new("state-diff");
     let sqlite = SqliteBackend::open(&dir.0.join("state.db")).unwrap();
     let (memory, now) = counts_like_memory(&sqlite, "sqlite", true);
     // Reopened, the file holds what memory holds.
@@ -253,7 +236,7 @@ threshold = 4
 
 #[test]
 fn embedded_state_survives_a_restart() {
-    let dir = TempDir::new("restart");
+    let dir = TempDir::new("state-restart");
     let config = format!("{BURST}\n[state]\nurl = \"sqlite:state.db\"\n");
     let first = palisade_e2e::palisade(&config, &dir.0);
     for i in 0..3 {
@@ -315,7 +298,7 @@ fn config_file(dir: &Path) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wave_split_across_two_replicas_on_one_redis_is_caught_as_on_one() {
-    let dir = TempDir::new("replicas");
+    let dir = TempDir::new("state-replicas");
     let config = config_file(&dir.0);
 
     let alone_redis = RedisServer::start();
@@ -338,22 +321,16 @@ async fn a_wave_split_across_two_replicas_on_one_redis_is_caught_as_on_one() {
     assert!(copies_until_rejected(&[&c, &d]).await > on_one);
 }
 
-async fn metric(http: &reqwest::Client, url: &str, name: &str) -> Option<f64> {
-    let text = http
-        .get(format!("{url}/metrics"))
-        .send()
+async fn metric(url: &str, name: &str) -> Option<f64> {
+    palisade_e2e::metrics(url)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_judging_goes_on_with_local_state_and_recovers() {
-    let dir = TempDir::new("down");
+    let dir = TempDir::new("state-down");
     let config = config_file(&dir.0);
     let redis = RedisServer::start();
     let serve = Serve::start(&config, &["--state", &redis.url()]);
@@ -379,11 +356,11 @@ async fn with_redis_down_judging_goes_on_with_local_state_and_recovers() {
         );
     }
     assert_eq!(
-        metric(&http, &serve.url, "palisade_state_backend_degraded").await,
+        metric(&serve.url, "palisade_state_backend_degraded").await,
         Some(1.0)
     );
     assert!(
-        metric(&http, &serve.url, "palisade_state_backend_errors_total")
+        metric(&serve.url, "palisade_state_backend_errors_total")
             .await
             .unwrap()
             >= 1.0
@@ -401,7 +378,7 @@ async fn with_redis_down_judging_goes_on_with_local_state_and_recovers() {
     loop {
         judge(&http, &serve.url, copy(i)).await;
         i += 1;
-        if metric(&http, &serve.url, "palisade_state_backend_degraded").await == Some(0.0) {
+        if metric(&serve.url, "palisade_state_backend_degraded").await == Some(0.0) {
             break;
         }
         assert!(
