@@ -1,5 +1,5 @@
 //! Helpers for Palisade's end-to-end tests: test modules compiled from
-//! source, the shared corpus of real ActivityPub payloads, and a Palisade
+//! source, the corpus of real ActivityPub payloads, and a Palisade
 //! built from a configuration string.
 
 use std::path::{Path, PathBuf};
@@ -17,12 +17,13 @@ pub fn root() -> PathBuf {
         .to_owned()
 }
 
-/// The real ActivityPub payloads shared beside the checkout.
+/// The real ActivityPub payloads vendored in `tests/corpus` (sources and
+/// licences in `tests/corpus/SOURCES.md`).
 pub fn corpus_dir() -> PathBuf {
-    let dir = root().join("../shared/corpus/public");
+    let dir = root().join("tests/corpus/public");
     assert!(
         dir.is_dir(),
-        "the shared corpus is missing at {}",
+        "the corpus is missing at {}",
         dir.display()
     );
     dir

@@ -1,8 +1,8 @@
 use super::*;
 use palisade_sdk::testing::TestHost;
 
-/// The shared corpus of real payloads, from this crate's folder.
-const CORPUS_DIR: &str = "../../../shared/corpus/public";
+/// The corpus of real payloads vendored in tests/corpus, from this crate's folder.
+const CORPUS_DIR: &str = "../../tests/corpus/public";
 
 /// The text of the February 2024 wave, as its notes carried it.
 const WAVE: &str = "<p><a href=\\\"https://home.example/@user0\\\" class=\\\"u-url mention\\\">\

@@ -5,8 +5,8 @@ use palisade_sdk::memory::NamedList;
 use palisade_sdk::testing::TestHost;
 use std::time::Duration;
 
-/// The shared corpus of real payloads, from this crate's folder.
-const CORPUS_DIR: &str = "../../../shared/corpus/public";
+/// The corpus of real payloads vendored in tests/corpus, from this crate's folder.
+const CORPUS_DIR: &str = "../../tests/corpus/public";
 
 const HOUR: Duration = Duration::from_secs(3600);
 

@@ -2,8 +2,8 @@ use super::*;
 use palisade_sdk::testing::TestHost;
 use std::time::Duration;
 
-/// The shared corpus of real payloads, from this crate's folder.
-const CORPUS_DIR: &str = "../../../shared/corpus/public";
+/// The corpus of real payloads vendored in tests/corpus, from this crate's folder.
+const CORPUS_DIR: &str = "../../tests/corpus/public";
 
 const MINUTE: Duration = Duration::from_secs(60);
 const LONG_AGO_MS: u64 = 30 * 24 * 3_600_000;
