@@ -342,6 +342,9 @@ impl LimitsConfig {
 pub struct Thresholds {
     pub quarantine: f64,
     pub reject: f64,
+    /// The most points that vouching modules (`vouch = true`) may take off
+    /// an activity's score, all of them together.
+    pub max_vouch: f64,
 }
 
 impl Default for Thresholds {
@@ -349,6 +352,7 @@ impl Default for Thresholds {
         Thresholds {
             quarantine: 5.0,
             reject: 10.0,
+            max_vouch: 5.0,
         }
     }
 }
@@ -447,6 +451,11 @@ pub struct PolicyConfig {
     /// Multiplies the module's score points.
     #[serde(default = "one")]
     pub weight: f64,
+    /// Whether the module may vouch: give negative points that cancel other
+    /// modules' evidence (capped by `thresholds.max_vouch`). Without it a
+    /// module's negative points count as 0.
+    #[serde(default)]
+    pub vouch: bool,
     #[serde(default)]
     pub on_error: FailurePolicy,
     /// Capabilities the module may import. `log` only, by default.

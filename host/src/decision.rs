@@ -40,9 +40,22 @@ pub struct Decision {
     /// Every module that ran, in order.
     pub trace: Vec<TraceEntry>,
     /// Set when the activity could not be judged at all (not JSON, not an
-    /// object); the action is then `accept`, leaving it to the server.
+    /// object): no module ran, and the transport decides (the sidecar
+    /// refuses it with 400 by default; see `server.non_json`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<InputError>,
+    /// What the parser had to tolerate to read the document (duplicate or
+    /// wrong-typed properties, comments, invalid UTF-8…).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Who sent it and what it said, as parsed for judging: for the
+    /// decision log and the quarantine, so that nothing parses twice.
+    #[serde(skip)]
+    pub actor: Option<String>,
+    #[serde(skip)]
+    pub actor_host: Option<String>,
+    #[serde(skip)]
+    pub text: Option<String>,
 }
 
 /// The document was not an activity.
@@ -73,6 +86,10 @@ pub struct TraceEntry {
     pub points: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// Points applied to the score when they differ from `points` times the
+    /// weight: a module that may not vouch, or vouching past the cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied: Option<f64>,
     /// Wall-clock microseconds the call took.
     pub micros: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +110,8 @@ pub struct Outcome<'a> {
     pub version: &'a str,
     pub mode: Mode,
     pub weight: f64,
+    /// Whether its negative points count (`vouch = true`).
+    pub vouch: bool,
     pub on_error: FailurePolicy,
     pub result: Result<Verdict, CallError>,
     pub micros: u64,
@@ -102,12 +121,17 @@ pub struct Outcome<'a> {
 /// hard reject or accept of an enforcing module ends the chain; quarantine
 /// holds unless something rejects; scores add up (times weights) and meet
 /// the thresholds at the end. Shadow modules are traced, never applied.
+/// Negative points count only from modules allowed to vouch, and only up to
+/// `thresholds.max_vouch` in all: one module cannot cancel every other
+/// module's evidence.
 pub struct Combiner {
     thresholds: Thresholds,
     decision: Decision,
     hard: Option<Action>,
     quarantined: bool,
     score_reasons: Vec<String>,
+    /// Points vouching modules have taken off so far (positive).
+    vouched: f64,
 }
 
 impl Combiner {
@@ -122,10 +146,15 @@ impl Combiner {
                 rewrites: Vec::new(),
                 trace: Vec::new(),
                 error: None,
+                notes: Vec::new(),
+                actor: None,
+                actor_host: None,
+                text: None,
             },
             hard: None,
             quarantined: false,
             score_reasons: Vec::new(),
+            vouched: 0.0,
         }
     }
 
@@ -144,6 +173,7 @@ impl Combiner {
             reason: None,
             points: None,
             labels: Vec::new(),
+            applied: None,
             micros: o.micros,
             error: None,
         };
@@ -191,10 +221,23 @@ impl Combiner {
                     Ruling::Score(score) => {
                         entry.verdict = "score";
                         if enforce {
-                            let points = score.points * o.weight;
+                            let weighted = score.points * o.weight;
+                            let points = self.vouch_limited(weighted, o.vouch);
+                            if points != weighted {
+                                entry.applied = Some(points);
+                            }
                             self.decision.score += points;
+                            let note = match (points != weighted, o.vouch) {
+                                (false, _) => String::new(),
+                                (true, false) => {
+                                    format!("; {weighted:+} ignored: not allowed to vouch")
+                                }
+                                (true, true) => {
+                                    format!("; {weighted:+} capped by thresholds.max_vouch")
+                                }
+                            };
                             self.score_reasons
-                                .push(format!("{}: {} ({points:+})", o.module, score.reason));
+                                .push(format!("{}: {} ({points:+}{note})", o.module, score.reason));
                         }
                         entry.points = Some(score.points);
                         entry.labels = score.labels;
@@ -226,6 +269,22 @@ impl Combiner {
             }
         }
         self.decision.trace.push(entry);
+    }
+
+    /// The part of `points` that counts: all of it when positive; when
+    /// negative, nothing from a module that may not vouch, and for one that
+    /// may, what is left of `max_vouch`.
+    fn vouch_limited(&mut self, points: f64, vouch: bool) -> f64 {
+        if points >= 0.0 {
+            return points;
+        }
+        if !vouch {
+            return 0.0;
+        }
+        let left = (self.thresholds.max_vouch.max(0.0) - self.vouched).max(0.0);
+        let taken = (-points).min(left);
+        self.vouched += taken;
+        -taken
     }
 
     pub fn finish(mut self) -> Decision {
@@ -260,6 +319,10 @@ impl Decision {
             rewrites: Vec::new(),
             trace: Vec::new(),
             error: Some(error),
+            notes: Vec::new(),
+            actor: None,
+            actor_host: None,
+            text: None,
         }
     }
 }
@@ -275,6 +338,7 @@ mod tests {
             version: "1",
             mode,
             weight: 1.0,
+            vouch: false,
             on_error: FailurePolicy::Skip,
             result,
             micros: 1,
@@ -363,6 +427,43 @@ mod tests {
             assert_eq!(d.action, action, "{policy:?}");
             assert_eq!(d.trace[0].error.as_ref().unwrap().kind, "timeout");
         }
+    }
+
+    #[test]
+    fn only_allowed_modules_vouch_and_only_up_to_the_cap() {
+        let vouching = |points: f64, vouch: bool| {
+            let mut o = out("friend", Mode::Enforce, score(points));
+            o.vouch = vouch;
+            o
+        };
+        // Evidence of 12 points: a module that may not vouch cancels nothing.
+        let mut c = Combiner::new(None, Thresholds::default());
+        c.add(out("a", Mode::Enforce, score(12.0)));
+        c.add(vouching(-1e6, false));
+        let d = c.finish();
+        assert_eq!((d.action, d.score), (Action::Reject, 12.0));
+        assert_eq!(d.trace[1].applied, Some(0.0));
+        assert!(
+            d.reasons[1].contains("not allowed to vouch"),
+            "{:?}",
+            d.reasons
+        );
+
+        // One that may takes off at most max_vouch (5), across modules.
+        let mut c = Combiner::new(None, Thresholds::default());
+        c.add(out("a", Mode::Enforce, score(12.0)));
+        c.add(vouching(-3.0, true));
+        c.add(vouching(-1e6, true));
+        let d = c.finish();
+        assert_eq!(d.score, 7.0);
+        assert_eq!(d.action, Action::Quarantine);
+        assert_eq!(d.trace[1].applied, None, "within the cap: applied as given");
+        assert_eq!(d.trace[2].applied, Some(-2.0));
+        assert!(
+            d.reasons
+                .iter()
+                .any(|r| r.contains("capped by thresholds.max_vouch"))
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use palisade_sdk::parse::{Options, parse_activity};
+use palisade_sdk::parse::{Options, parse_document};
 
 use crate::decision::{Combiner, Decision, InputError, Outcome};
 use crate::policy_set::PolicySet;
@@ -37,11 +37,16 @@ impl Envelope {
 }
 
 impl PolicySet {
-    /// Judge one document (the request body, as text).
+    /// Judge one document given as text.
     pub fn judge(&self, body: &str, envelope: &Envelope) -> Decision {
-        let parsed = parse_activity(body, &Options::new(&self.local_hosts));
-        let activity: Activity = match parsed {
-            Ok(a) => a.into(),
+        self.judge_bytes(body.as_bytes(), envelope)
+    }
+
+    /// Judge one document as it arrived (the request body's bytes).
+    pub fn judge_bytes(&self, body: &[u8], envelope: &Envelope) -> Decision {
+        let parsed = parse_document(body, &Options::new(&self.local_hosts));
+        let (activity, notes) = match parsed {
+            Ok(p) => (Activity::from(p.activity), p.notes),
             Err(e) => {
                 return Decision::unreadable(InputError {
                     message: e.message,
@@ -57,7 +62,7 @@ impl PolicySet {
         for module in &self.modules {
             let view = if module.wants_raw() {
                 with_raw.get_or_insert_with(|| Activity {
-                    raw: Some(body.to_owned()),
+                    raw: Some(String::from_utf8_lossy(body).into_owned()),
                     ..activity.clone()
                 })
             } else {
@@ -71,6 +76,7 @@ impl PolicySet {
                 version: module.version(),
                 mode: settings.mode,
                 weight: settings.weight,
+                vouch: settings.vouch,
                 on_error: settings.on_error,
                 result,
                 micros: start.elapsed().as_micros() as u64,
@@ -79,7 +85,12 @@ impl PolicySet {
                 break;
             }
         }
-        combiner.finish()
+        let mut decision = combiner.finish();
+        decision.notes = notes;
+        decision.actor = activity.actor;
+        decision.actor_host = activity.actor_host;
+        decision.text = Some(activity.text);
+        decision
     }
 
     /// The context modules see, recording first-seen times as a side effect.

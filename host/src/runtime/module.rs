@@ -133,6 +133,8 @@ impl ModuleStats {
 pub struct ModuleSettings {
     pub mode: Mode,
     pub weight: f64,
+    /// May give negative points (see `PolicyConfig::vouch`).
+    pub vouch: bool,
     pub on_error: FailurePolicy,
     pub timeout: Duration,
     pub memory_bytes: usize,
@@ -227,6 +229,7 @@ impl Module {
         let settings = ModuleSettings {
             mode: cfg.mode,
             weight: cfg.weight,
+            vouch: cfg.vouch,
             on_error: cfg.on_error,
             timeout: cfg.timeout_ms.map_or(limits.timeout, Duration::from_millis),
             memory_bytes: cfg

@@ -32,17 +32,25 @@ impl Html {
         let mut i = 0;
         let mut skip_until: Option<&'static str> = None;
         while i < bytes.len() {
-            if bytes[i] != b'<' {
-                let next = html[i..].find('<').map_or(html.len(), |n| i + n);
+            if !starts_tag(bytes, i) {
+                // Text up to the next `<` that opens markup; a `<` that
+                // does not (`I <3 cats`) is text, as in HTML5.
+                let mut next = i + 1;
+                while next < bytes.len() && !starts_tag(bytes, next) {
+                    next += memchr_lt(&bytes[next..])
+                        .unwrap_or(bytes.len() - next)
+                        .max(1);
+                }
+                let next = next.min(bytes.len());
                 if skip_until.is_none() {
                     raw_text.push_str(&html[i..next]);
                 }
                 i = next;
                 continue;
             }
-            let end = tag_end(bytes, i);
-            let tag = &html[i + 1..end.saturating_sub(1).max(i + 1)];
-            i = end;
+            let (inner_end, next) = tag_end(bytes, i);
+            let tag = &html[i + 1..inner_end];
+            i = next;
             let closing = tag.starts_with('/');
             let name_start = usize::from(closing);
             let name: String = tag[name_start..]
@@ -85,19 +93,38 @@ impl Html {
     }
 }
 
-/// The index just past the `>` closing the tag that starts at `start`,
-/// honouring quoted attribute values; the end of input if unclosed.
-fn tag_end(bytes: &[u8], start: usize) -> usize {
+/// Whether `bytes[i]` is a `<` that opens a tag, a closing tag, a comment
+/// or a declaration: HTML5 reads any other `<` as text.
+fn starts_tag(bytes: &[u8], i: usize) -> bool {
+    bytes[i] == b'<'
+        && bytes
+            .get(i + 1)
+            .is_some_and(|&c| c.is_ascii_alphabetic() || matches!(c, b'/' | b'!' | b'?'))
+}
+
+/// The offset of the first `<` in `bytes`.
+fn memchr_lt(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'<')
+}
+
+/// Where the tag that starts at `start` (a `<`) ends: the index of its
+/// closing `>` and the index just past it, honouring quoted attribute
+/// values; both the end of input if unclosed. Both are character
+/// boundaries (`>` is ASCII), whatever follows an unclosed `<`.
+fn tag_end(bytes: &[u8], start: usize) -> (usize, usize) {
     let mut quote: Option<u8> = None;
     for (offset, &b) in bytes[start + 1..].iter().enumerate() {
         match (quote, b) {
             (None, b'"' | b'\'') => quote = Some(b),
             (Some(q), _) if b == q => quote = None,
-            (None, b'>') => return start + 1 + offset + 1,
+            (None, b'>') => {
+                let at = start + 1 + offset;
+                return (at, at + 1);
+            }
             _ => {}
         }
     }
-    bytes.len()
+    (bytes.len(), bytes.len())
 }
 
 /// The value of attribute `name` (lower-case) in a tag's source
@@ -189,10 +216,18 @@ mod tests {
             "<<<>>>",
             "<p>é</p",
             "&#xZZ;",
+            "I <3 cats 🐱",
+            "<é",
+            "<a href='🐱",
+            "x <🐱",
         ] {
             let _ = Html::scan(input);
         }
-        assert_eq!(Html::scan("a < b").text, "a");
+        assert_eq!(Html::scan("a < b").text, "a < b");
+        // A reply that is text, not markup, stays text, as in a browser.
+        assert_eq!(Html::scan("I <3 cats 🐱").text, "I <3 cats 🐱");
+        assert_eq!(Html::scan("<p>I <3 <b>cats</b></p>").text, "I <3 cats");
+        assert_eq!(Html::scan("x <é").text, "x <é");
         assert_eq!(Html::scan("<script>evil()</script>ok").text, "ok");
     }
 }

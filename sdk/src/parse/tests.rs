@@ -129,3 +129,174 @@ fn errors_say_what_and_where() {
     let e = parse_activity("[1,2]", &Options::default()).unwrap_err();
     assert!(e.message.contains("expected a JSON object"), "{e}");
 }
+
+// ---------------------------------------------------------------------------
+// Bodies the servers accept: each is read as they read it, never refused.
+
+const WAVE_NOTE: &str = r#""type":"Note","content":"<p>buy now</p>","tag":[{"type":"Mention","href":"https://home.example/users/a"},{"type":"Mention","href":"https://home.example/users/b"}]"#;
+
+fn lenient(body: &[u8]) -> Parsed {
+    let local = vec!["home.example".to_owned()];
+    parse_document(body, &Options::new(&local)).expect("read as the server reads it")
+}
+
+#[test]
+fn the_last_duplicate_key_wins() {
+    let p = lenient(
+        format!(
+            r#"{{"type":"Create","actor":"https://r.example/u","object":{{"content":"<p>hello friend</p>",{WAVE_NOTE}}},"type":"Create"}}"#
+        )
+        .as_bytes(),
+    );
+    assert_eq!(p.activity.text, "buy now", "the later content is judged");
+    assert_eq!(p.activity.mentions.len(), 2);
+    assert!(
+        p.notes.is_empty(),
+        "duplicates are plain JSON: {:?}",
+        p.notes
+    );
+}
+
+#[test]
+fn wrong_typed_properties_are_absent_and_noted() {
+    let p = lenient(
+        br#"{"type":"Create","actor":"https://r.example/u","sensitive":"false","object":{
+            "type":"Note","content":"<p>spam</p>","sensitive":"false","contentMap":"x","tag":7,
+            "to":5,"attachment":true,"inReplyTo":12}}"#,
+    );
+    assert_eq!(p.activity.text, "spam");
+    assert!(!p.activity.sensitive);
+    assert!(p.activity.mentions.is_empty());
+    let note = p.notes.join("; ");
+    for key in [
+        "sensitive",
+        "object.sensitive",
+        "object.contentMap",
+        "object.tag",
+        "object.to",
+        "object.attachment",
+        "object.inReplyTo",
+    ] {
+        assert!(
+            note.split([':', ',', ' ']).any(|w| w == key),
+            "{key} missing from {note}"
+        );
+    }
+    // A tag array with one odd element still reads the others.
+    let p = lenient(
+        br#"{"type":"Note","tag":[7,{"type":"Mention","href":"https://home.example/u/a"},"x",null]}"#,
+    );
+    assert_eq!(p.activity.mentions.len(), 1);
+}
+
+#[test]
+fn comments_and_a_trailing_nul_are_tolerated() {
+    let body = format!(
+        "// sent by a bot\n{{\"type\":\"Create\", /* why not */ \"actor\":\"https://r.example/u\",\"object\":{{{WAVE_NOTE},}}}}\0\0trailing"
+    );
+    let p = lenient(body.as_bytes());
+    assert_eq!(p.activity.text, "buy now");
+    assert_eq!(p.activity.mentions.len(), 2);
+    assert!(
+        p.notes.iter().any(|n| n.contains("comments")),
+        "{:?}",
+        p.notes
+    );
+    assert!(p.notes.iter().any(|n| n.contains("NUL")), "{:?}", p.notes);
+}
+
+#[test]
+fn deep_nesting_in_unread_fields_is_tolerated() {
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let body = format!(
+        r#"{{"type":"Create","actor":"https://r.example/u","x":{deep},"object":{{{WAVE_NOTE},"y":{deep}}}}}"#
+    );
+    let p = lenient(body.as_bytes());
+    assert_eq!(p.activity.text, "buy now");
+    assert_eq!(p.activity.mentions.len(), 2);
+    // 130 levels: past serde_json's own limit, far below the cut.
+    let body = format!(
+        r#"{{"type":"Create","x":{}{},"object":{{{WAVE_NOTE}}}}}"#,
+        "[".repeat(130),
+        "]".repeat(130)
+    );
+    assert_eq!(lenient(body.as_bytes()).activity.mentions.len(), 2);
+}
+
+#[test]
+fn invalid_utf8_and_lone_surrogates_are_replaced() {
+    let mut body = br#"{"type":"Create","actor":"https://r.example/u","object":{"type":"Note","content":"<p>buy "#.to_vec();
+    body.extend_from_slice(b"\xff\xfe now\\ud800!</p>\"}}");
+    let p = lenient(&body);
+    assert_eq!(p.activity.text, "buy \u{fffd}\u{fffd} now\u{fffd}!");
+    assert!(p.notes.iter().any(|n| n.contains("UTF-8")), "{:?}", p.notes);
+    assert!(
+        p.notes.iter().any(|n| n.contains("surrogate")),
+        "{:?}",
+        p.notes
+    );
+}
+
+#[test]
+fn big_numbers_and_raw_control_characters_are_read() {
+    let p = lenient(
+        "{\"type\":\"Note\",\"n\":1e400,\"m\":123456789012345678901234567890,\"content\":\"a\tb\nc\"}"
+            .as_bytes(),
+    );
+    assert_eq!(p.activity.text, "a b\nc");
+}
+
+#[test]
+fn what_no_server_reads_is_still_refused() {
+    for body in [
+        &b"[1,2]"[..],
+        b"",
+        b"not json",
+        b"{\"type\":\"Note\"",
+        b"{\"type\":\"Note\"} {\"type\":\"Note\"}",
+        b"{'type':'Note'}",
+        b"\"a string\"",
+    ] {
+        assert!(
+            parse_document(body, &Options::default()).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn a_huge_post_is_deduplicated_in_one_pass() {
+    // 70,000 links (and as many duplicate mentions), as in a 958 KiB post
+    // that took the quadratic de-duplication 20 s. The cost is measured in
+    // benches/pipeline.rs; here, that every link is kept once.
+    let n = 70_000;
+    let mut content = String::new();
+    let mut tags = Vec::new();
+    for i in 0..n {
+        content.push_str(&format!("<a href=\"https://l.example/{i}\">x</a>"));
+        content.push_str(&format!("<a href=\"https://l.example/{i}\">again</a>"));
+        tags.push(format!(
+            r#"{{"type":"Mention","href":"https://home.example/u/{}"}}"#,
+            i % 1000
+        ));
+    }
+    let body = serde_json::json!({
+        "type": "Note",
+        "content": content,
+        "tag": tags.iter().map(|t| serde_json::from_str::<serde_json::Value>(t).unwrap()).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let p = lenient(body.as_bytes());
+    assert_eq!(p.activity.links.len(), n);
+    assert_eq!(p.activity.mentions.len(), 1000);
+}
+
+#[test]
+fn well_formed_documents_carry_no_notes() {
+    let p = lenient(
+        format!(r#"{{"type":"Create","actor":"https://r.example/u","object":{{{WAVE_NOTE}}}}}"#)
+            .as_bytes(),
+    );
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+}
