@@ -110,7 +110,7 @@ impl Default for ServerConfig {
             .to_vec(),
             body_limit_kib: 1024,
             reject_status: 202,
-            non_json: NonJson::Forward,
+            non_json: NonJson::Reject,
             upstream_timeout_ms: 30_000,
         }
     }
@@ -119,10 +119,12 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum NonJson {
-    /// Forward it unjudged and let the server decide (counted).
-    #[default]
+    /// Forward it unjudged and let the server decide (counted). Only for a
+    /// server known to refuse everything Palisade cannot read.
     Forward,
-    /// Answer 400.
+    /// Answer 400 (counted and logged): what Palisade cannot judge does not
+    /// reach the server.
+    #[default]
     Reject,
 }
 
@@ -186,6 +188,11 @@ pub struct PoliciesConfig {
     /// Wait this long after the last change before reloading, so that a
     /// file still being written is read whole.
     pub debounce_ms: u64,
+    /// Serve even when a configured module failed to load at start. Off:
+    /// `/readyz` answers 503 (naming the modules) until a reload loads
+    /// them, and `palisade check` exits 1 — judging without a module the
+    /// admin configured is failing open.
+    pub allow_missing: bool,
 }
 
 impl Default for PoliciesConfig {
@@ -194,6 +201,7 @@ impl Default for PoliciesConfig {
             dir: None,
             watch: true,
             debounce_ms: 150,
+            allow_missing: false,
         }
     }
 }

@@ -375,11 +375,23 @@ fn check(setup: &Setup, files: &[PathBuf]) -> Result<ExitCode, String> {
         }
     }
     out.flush().map_err(|e| e.to_string())?;
-    Ok(if unreadable > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let set = palisade.policies();
+    let missing = set.missing();
+    let allow_missing = setup.config()?.policies.allow_missing;
+    if !missing.is_empty() && !allow_missing {
+        eprintln!(
+            "palisade: {} configured module(s) did not load, so these decisions were made without them \
+             (set policies.allow_missing = true to accept that)",
+            missing.len()
+        );
+    }
+    Ok(
+        if unreadable > 0 || (!missing.is_empty() && !allow_missing) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 /// A decision as `check` prints it: where the activity came from, too.

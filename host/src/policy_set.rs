@@ -191,6 +191,15 @@ impl PolicySet {
         &self.failures
     }
 
+    /// Configured modules that failed to load with no earlier version
+    /// judging in their place: activities are judged without them.
+    pub fn missing(&self) -> Vec<&LoadFailure> {
+        self.failures
+            .iter()
+            .filter(|f| f.serving.is_none() && !f.source.starts_with("list "))
+            .collect()
+    }
+
     pub fn thresholds(&self) -> Thresholds {
         self.thresholds
     }

@@ -482,3 +482,47 @@ fn a_relative_policies_dir_is_read_from_the_working_directory() {
     assert!(names.contains(&"dropped-limit"), "{names:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn check_fails_when_a_configured_module_did_not_load() {
+    let dir = std::env::temp_dir().join(format!("palisade-cli-missing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("broken.wasm"), b"not a module").unwrap();
+    let config = dir.join("palisade.toml");
+    std::fs::write(
+        &config,
+        "[[policy]]\nsource = \"builtin:mention-limit\"\n[[policy]]\nsource = \"broken.wasm\"\n",
+    )
+    .unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let out = palisade(&[
+        "check",
+        "--config",
+        &config,
+        "examples/activities/reply.json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "judged without a configured module"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.wasm"), "{stderr}");
+    assert!(stderr.contains("did not load"), "{stderr}");
+    // The decisions are still printed, for what they are worth.
+    assert_eq!(lines(&out).len(), 1);
+
+    std::fs::write(
+        dir.join("palisade.toml"),
+        "[policies]\nallow_missing = true\n[[policy]]\nsource = \"broken.wasm\"\n",
+    )
+    .unwrap();
+    let out = palisade(&[
+        "check",
+        "--config",
+        &config,
+        "examples/activities/reply.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "allowed explicitly");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -453,36 +453,193 @@ async fn bulk_drops_and_recent_decisions_by_filter() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn non_json_inbox_bodies_are_forwarded_unjudged_or_refused() {
+async fn unreadable_inbox_bodies_are_refused_unless_forwarding_is_chosen() {
     let up = upstream().await;
     let client = reqwest::Client::new();
-    let forward = sidecar(Some(&up.url), "").await;
+    // By default what Palisade cannot judge never reaches the server.
+    let refuse = sidecar(Some(&up.url), "").await;
+    for body in ["not json", "[1,2]", "{\"type\":\"Create\""] {
+        let r = client
+            .post(format!("{}/inbox", refuse.url))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{body}");
+    }
+    assert!(
+        received(&up).await.is_empty(),
+        "refused bodies never reach the upstream"
+    );
+    let metrics = palisade_e2e::metrics(&refuse.url).await;
+    assert!(
+        metrics.contains("palisade_unjudged_requests_total{reason=\"non_json\"} 3"),
+        "{metrics}"
+    );
+    // ...and each refusal is in the decision log, with why.
+    let logged = refuse.app.log.recent(None, None, 10);
+    assert_eq!(logged.len(), 3);
+    assert!(logged.iter().all(|r| r.decision.error.is_some()));
+
+    // The documented opt-out forwards them unjudged, for the server to decide.
+    let forward = sidecar_with(Some(&up.url), "", "non_json = \"forward\"").await;
     let r = client
         .post(format!("{}/inbox", forward.url))
         .body("not json")
         .send()
         .await
         .unwrap();
-    // The upstream refuses the unsigned body itself: the server decides.
+    // The upstream refuses the unsigned body itself.
     assert_eq!(r.status().as_u16(), 401);
     assert_eq!(received(&up).await.len(), 1);
-    let metrics = palisade_e2e::metrics(&forward.url).await;
-    assert!(
-        metrics.contains("palisade_unjudged_requests_total{reason=\"non_json\"} 1"),
-        "{metrics}"
-    );
+}
 
-    let refuse = sidecar_with(Some(&up.url), "", "non_json = \"reject\"").await;
-    let r = client
-        .post(format!("{}/inbox", refuse.url))
-        .body("not json")
-        .send()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_module_that_fails_to_load_keeps_the_sidecar_unready() {
+    let files = TempDir::new("missing-module");
+    let broken = files.0.join("broken.wasm");
+    std::fs::write(&broken, b"not a module").unwrap();
+    let entry = format!(
+        "[[policy]]\nsource = \"builtin:mention-limit\"\n[[policy]]\nsource = \"{}\"\n",
+        broken.display()
+    );
+    let p = sidecar(None, &entry).await;
+    let r = reqwest::get(format!("{}/readyz", p.url)).await.unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        503,
+        "judging without a configured module"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["missing"][0]["source"], broken.display().to_string());
+    assert!(
+        body["missing"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a WebAssembly component"),
+        "{body}"
+    );
+    let metrics = palisade_e2e::metrics(&p.url).await;
+    assert!(metrics.contains("palisade_modules_missing 1"), "{metrics}");
+
+    // The admin may choose to start degraded.
+    let degraded = sidecar(None, &format!("{entry}[policies]\nallow_missing = true\n")).await;
+    let r = reqwest::get(format!("{}/readyz", degraded.url))
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+/// `wave.json` with `edit` applied to its text, as raw bytes.
+fn quirky_wave(edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut body = std::fs::read(example("wave.json")).unwrap();
+    edit(&mut body);
+    body
+}
+
+fn insert_after(body: &mut Vec<u8>, needle: &str, what: &[u8]) {
+    let at = body
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .unwrap_or_else(|| panic!("{needle} not in the body"))
+        + needle.len();
+    body.splice(at..at, what.iter().copied());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wave_posts_with_quirks_the_servers_accept_are_judged_not_forwarded() {
+    let up = upstream().await;
+    let p = sidecar(Some(&up.url), "").await;
+    let client = reqwest::Client::new();
+    let deep = format!("\"x\":{}{},", "[".repeat(300), "]".repeat(300));
+    let variants: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "a decoy duplicate key before the real object",
+            quirky_wave(|b| {
+                insert_after(b, "{", br#""object":{"type":"Note","content":"hello"},"#)
+            }),
+        ),
+        (
+            "a wrong-typed field",
+            quirky_wave(|b| insert_after(b, "\"object\": {", br#""sensitive":"false","#)),
+        ),
+        (
+            "a comment",
+            quirky_wave(|b| insert_after(b, "{", b"/* hi */")),
+        ),
+        (
+            "a NUL after the document",
+            quirky_wave(|b| b.extend_from_slice(b"\0")),
+        ),
+        (
+            "300 nested arrays in a field nobody reads",
+            quirky_wave(|b| insert_after(b, "{", deep.as_bytes())),
+        ),
+        (
+            "an invalid UTF-8 byte in the text",
+            quirky_wave(|b| insert_after(b, "\"content\": \"", b"\xff")),
+        ),
+        (
+            "a lone surrogate in the text",
+            quirky_wave(|b| insert_after(b, "\"content\": \"", br"\ud800")),
+        ),
+    ];
+    for (what, body) in &variants {
+        let r = client
+            .post(format!("{}/users/alice/inbox", p.url))
+            .header("content-type", "application/activity+json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202, "{what}: rejected, answered 202");
+    }
+    assert!(
+        received(&up).await.is_empty(),
+        "no variant reached the upstream"
+    );
+    let logged = p.app.log.recent(None, None, 20);
+    assert_eq!(logged.len(), variants.len());
+    for record in &logged {
+        assert_eq!(record.decision.action, palisade::Action::Reject);
+        assert!(
+            record.decision.reasons[0].starts_with("mention-limit: 10 mentions"),
+            "{:?}",
+            record.decision.reasons
+        );
+    }
+    // What was tolerated is on the record.
+    assert!(logged.iter().any(|r| {
+        r.decision
+            .notes
+            .iter()
+            .any(|n| n.contains("object.sensitive"))
+    }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_with_a_heart_is_delivered() {
+    // `<` followed by a multi-byte character once panicked the handler:
+    // the connection closed with no answer and the reply was never delivered.
+    let up = upstream().await;
+    let p = sidecar(Some(&up.url), "").await;
+    let dir = TempDir::new("heart");
+    let mut reply: Value =
+        serde_json::from_slice(&std::fs::read(example("reply.json")).unwrap()).unwrap();
+    reply["object"]["content"] = Value::from("I <3 cats 🐱 and <é");
+    let file = dir.0.join("heart.json");
+    std::fs::write(&file, serde_json::to_vec(&reply).unwrap()).unwrap();
     assert_eq!(
-        received(&up).await.len(),
-        1,
-        "refused bodies never reach the upstream"
+        signed_post(&format!("{}/users/alice/inbox", p.url), &file).await,
+        202
+    );
+    let got = received(&up).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["verified"], true, "{:?}", got[0]["error"]);
+    let logged = p.app.log.recent(None, None, 1);
+    assert_eq!(
+        logged[0].decision.text.as_deref(),
+        Some("I <3 cats 🐱 and <é")
     );
 }

@@ -26,6 +26,7 @@ pub struct Metrics {
     pub quarantine_held: IntGauge,
     pub modules_loaded: IntGauge,
     pub module_load_failures: IntGauge,
+    pub modules_missing: IntGauge,
     pub reloads: IntCounterVec,
     pub last_reload_ok: IntGauge,
     pub state_degraded: IntGauge,
@@ -95,6 +96,10 @@ impl Metrics {
             module_load_failures: gauge(
                 "module_load_failures",
                 "Modules that failed to load in the last (re)load.",
+            ),
+            modules_missing: gauge(
+                "modules_missing",
+                "Configured modules that are not judging: they failed to load and no earlier version serves in their place.",
             ),
             reloads: counter(
                 "reloads_total",

@@ -55,6 +55,11 @@ pub struct App {
     /// bounds it; a full pool queues requests rather than failing them.
     judging: Semaphore,
     admin_token: Option<String>,
+    /// False while a module configured at start is missing (and
+    /// `policies.allow_missing` is off): `/readyz` then says 503, so a load
+    /// balancer sends nothing to a sidecar that would judge without it.
+    /// Set once a reload loads every module; never unset after.
+    ready: std::sync::atomic::AtomicBool,
 }
 
 /// What triggered a reload.
@@ -130,6 +135,9 @@ impl App {
         metrics
             .module_load_failures
             .set(set.failures().len() as i64);
+        let missing = set.missing().len();
+        metrics.modules_missing.set(missing as i64);
+        let ready = missing == 0 || config.policies.allow_missing;
         metrics
             .last_reload_ok
             .set(i64::from(set.failures().is_empty()));
@@ -147,6 +155,7 @@ impl App {
             log,
             judging: Semaphore::new(permits),
             admin_token: options.admin_token.filter(|t| !t.is_empty()),
+            ready: std::sync::atomic::AtomicBool::new(ready),
             live: Mutex::new(config.clone()),
             last_reload: Mutex::new(None),
             watch: Mutex::new(watch),
@@ -165,9 +174,8 @@ impl App {
             .expect("the semaphore is never closed");
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
-            let text = std::str::from_utf8(&body).unwrap_or("");
             let set = app.palisade.policies();
-            let decision = set.judge(text, &envelope);
+            let decision = set.judge_bytes(&body, &envelope);
             app.metrics.observe(&decision);
             decision
         })
@@ -229,6 +237,11 @@ impl App {
         self.metrics
             .module_load_failures
             .set(set.failures().len() as i64);
+        let missing = set.missing().len();
+        self.metrics.modules_missing.set(missing as i64);
+        if missing == 0 {
+            self.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let result = if set.failures().is_empty() {
             "ok"
         } else {
@@ -368,11 +381,20 @@ async fn ready(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let set = app.palisade.policies();
+    let missing = set.missing();
+    let ready = app.ready.load(std::sync::atomic::Ordering::Relaxed);
     let body = axum::Json(serde_json::json!({
+        "ready": ready,
         "modules": set.modules().len(),
         "failures": set.failures().len(),
+        "missing": missing,
     }));
-    body.into_response()
+    let status = if ready {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body).into_response()
 }
 
 /// Serve until SIGTERM or Ctrl-C; in-flight requests finish. SIGHUP reloads.

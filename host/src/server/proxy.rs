@@ -223,8 +223,12 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
     };
     let decision = app.judge(bytes.clone(), envelope.clone()).await;
 
-    if decision.error.is_some() {
+    if let Some(error) = &decision.error {
         app.metrics.unjudged.with_label_values(&["non_json"]).inc();
+        tracing::warn!(path = %path, error = %error.message, line = error.line, column = error.column,
+            forwarded = app.config.server.non_json == NonJson::Forward,
+            "an inbox body that is not an ActivityStreams object");
+        app.record(&decision, &envelope, &path, &bytes, None);
         if app.config.server.non_json == NonJson::Reject {
             return (
                 StatusCode::BAD_REQUEST,
