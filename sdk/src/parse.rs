@@ -89,6 +89,14 @@ pub struct Parsed {
     pub notes: Vec<String>,
 }
 
+/// The most mentions, hashtags, links, attachments and addressees an
+/// activity carries to modules; a post with more is noted and judged on the
+/// first ones. Modules count and compare these lists: their cost must not
+/// grow without bound with what a sender puts in one post (29,000 mentions
+/// once pushed every module past its deadline, and skipped modules let the
+/// post through).
+pub const MAX_ITEMS: usize = 1024;
+
 /// The ActivityStreams public collection, in its three spellings.
 const PUBLIC: [&str; 3] = [
     "https://www.w3.org/ns/activitystreams#Public",
@@ -198,6 +206,7 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
         Some(&doc.tag)
     });
     // Sets keep de-duplication linear: a post may carry 70,000 links.
+    let mut cut: Vec<&'static str> = Vec::new();
     let mut mentions: Vec<Mention> = Vec::new();
     let mut seen_mentions: HashSet<&str> = HashSet::new();
     let mut hashtags: Vec<String> = Vec::new();
@@ -211,6 +220,10 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
                 };
                 tag_hrefs.insert(href);
                 if !seen_mentions.insert(href) {
+                    continue;
+                }
+                if mentions.len() == MAX_ITEMS {
+                    cut.push("mentions");
                     continue;
                 }
                 let host = host_of(href);
@@ -230,9 +243,15 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
                 }
                 if let Some(name) = tag.name.as_deref() {
                     let name = name.trim_start_matches('#').to_lowercase();
-                    if !name.is_empty() && seen_hashtags.insert(name.clone()) {
-                        hashtags.push(name);
+                    if name.is_empty() || seen_hashtags.contains(&name) {
+                        continue;
                     }
+                    if hashtags.len() == MAX_ITEMS {
+                        cut.push("hashtags");
+                        continue;
+                    }
+                    seen_hashtags.insert(name.clone());
+                    hashtags.push(name);
                 }
             }
             _ => {}
@@ -251,6 +270,10 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
                 {
                     continue;
                 }
+                if links.len() == MAX_ITEMS {
+                    cut.push("links");
+                    break;
+                }
                 links.push(a.href.clone());
             }
             links
@@ -263,13 +286,23 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
     } else {
         (&doc.to, &doc.cc)
     };
-    let to: Vec<String> = to.iter().map(|r| r.to_string()).collect();
-    let cc: Vec<String> = cc.iter().map(|r| r.to_string()).collect();
+    let mut keep = |what: &'static str, all: &[Cow<'_, str>]| -> Vec<String> {
+        if all.len() > MAX_ITEMS {
+            cut.push(what);
+        }
+        all.iter().take(MAX_ITEMS).map(|r| r.to_string()).collect()
+    };
+    let to = keep("to", to);
+    let cc = keep("cc", cc);
     let visibility = visibility(&to, &cc);
 
+    if subject.attachment.len() > MAX_ITEMS {
+        cut.push("attachments");
+    }
     let attachments = subject
         .attachment
         .iter()
+        .take(MAX_ITEMS)
         .map(|a| Attachment {
             kind: a.kind.as_deref().unwrap_or("Document").to_owned(),
             media_type: a.media_type.as_ref().map(|m| m.to_string()),
@@ -278,6 +311,14 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
         })
         .collect();
 
+    cut.sort_unstable();
+    cut.dedup();
+    if !cut.is_empty() {
+        notes.push(format!(
+            "more than {MAX_ITEMS} {}: the first {MAX_ITEMS} are judged",
+            cut.join(", ")
+        ));
+    }
     let activity = Activity {
         kind: doc.kind.as_deref().unwrap_or_default().to_owned(),
         id: doc.id.as_ref().map(|i| i.to_string()),

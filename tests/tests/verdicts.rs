@@ -265,3 +265,41 @@ fn rate_limit_link_spam_and_keyword_judge_in_the_sandbox() {
     );
     assert!(d.trace.iter().all(|t| t.error.is_none()), "{d:?}");
 }
+
+/// A Create{Note} from a fresh actor with `n` distinct mentions of local
+/// users and `n` links.
+fn flood(n: usize) -> String {
+    let tags: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({"type": "Mention", "href": format!("https://mastodon.example/users/u{i}"),
+                "name": format!("@u{i}@mastodon.example")})
+        })
+        .collect();
+    let content: String = (0..n)
+        .map(|i| format!("<a href=\"https://spam.example/{i}\">x</a> "))
+        .collect();
+    serde_json::json!({
+        "type": "Create",
+        "id": "https://spam.example/notes/flood/activity",
+        "actor": "https://spam.example/users/flood",
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "object": {"type": "Note", "content": content, "tag": tags}
+    })
+    .to_string()
+}
+
+#[test]
+fn a_post_with_29000_mentions_is_rejected_not_skipped() {
+    // It once pushed mention-limit past its deadline: the module was
+    // skipped (its failure policy) and the spam went through.
+    let d = judge(&defaults(), &flood(29_000));
+    assert_eq!(d.action, Action::Reject, "{:?}", d.trace);
+    assert!(
+        d.reasons[0].starts_with("mention-limit: "),
+        "{:?}",
+        d.reasons
+    );
+    for t in &d.trace {
+        assert!(t.error.is_none(), "{} failed: {:?}", t.module, t.error);
+    }
+}

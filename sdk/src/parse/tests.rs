@@ -288,8 +288,17 @@ fn a_huge_post_is_deduplicated_in_one_pass() {
     })
     .to_string();
     let p = lenient(body.as_bytes());
-    assert_eq!(p.activity.links.len(), n);
+    // Each link once, in order, up to what modules are given.
+    assert_eq!(p.activity.links.len(), MAX_ITEMS);
+    assert_eq!(p.activity.links[1], "https://l.example/1");
     assert_eq!(p.activity.mentions.len(), 1000);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n == "more than 1024 links: the first 1024 are judged"),
+        "{:?}",
+        p.notes
+    );
 }
 
 #[test]
