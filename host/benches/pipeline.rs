@@ -38,7 +38,36 @@ fn bench_parse(c: &mut Criterion, body: &str) {
     g.bench_function("palisade_activity", |b| {
         b.iter(|| black_box(parse_activity(black_box(body), &Options::new(&local)).unwrap()))
     });
+    // The same note with a comment in it: the strict parse fails, the
+    // lenient pass mends it, the strict parse runs again.
+    let quirky = body.replacen('{', "{/* hi */", 1);
+    g.bench_function("palisade_activity_lenient", |b| {
+        b.iter(|| black_box(parse_activity(black_box(&quirky), &Options::new(&local)).unwrap()))
+    });
+    // A hostile 1 MiB post: 25,000 distinct links, each twice. Linear
+    // parsing costs a bounded multiple of building a serde_json::Value of
+    // the same body (it was quadratic: 20 s for 70,000 links).
+    let flood = link_flood(25_000);
+    g.bench_function("serde_json_value_link_flood", |b| {
+        b.iter(|| black_box(serde_json::from_str::<serde_json::Value>(black_box(&flood)).unwrap()))
+    });
+    g.bench_function("palisade_activity_link_flood", |b| {
+        b.iter(|| black_box(parse_activity(black_box(&flood), &Options::new(&local)).unwrap()))
+    });
     g.finish();
+}
+
+fn link_flood(n: usize) -> String {
+    let content: String = (0..n)
+        .map(|i| {
+            format!(
+                "<a href=\"https://l.example/{i}\">x</a><a href=\"https://l.example/{i}\">y</a>"
+            )
+        })
+        .collect();
+    serde_json::json!({"type": "Create", "actor": "https://spam.example/u/1",
+        "object": {"type": "Note", "content": content}})
+    .to_string()
 }
 
 fn bench_pipeline(c: &mut Criterion, body: &str) {
@@ -81,6 +110,18 @@ fn bench_pipeline(c: &mut Criterion, body: &str) {
 fn print_ratios() {
     let rows: &[(&str, &str, &str, &str)] = &[
         ("parse", "palisade_activity", "parse", "serde_json_value"),
+        (
+            "parse",
+            "palisade_activity_lenient",
+            "parse",
+            "palisade_activity",
+        ),
+        (
+            "parse",
+            "palisade_activity_link_flood",
+            "parse",
+            "serde_json_value_link_flood",
+        ),
         (
             "pipeline",
             "native_sdk_test_host",
