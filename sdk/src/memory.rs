@@ -19,6 +19,9 @@ pub struct MemoryState {
     values: HashMap<String, (Vec<u8>, Option<u64>)>,
     events: HashMap<String, Window<VecDeque<u64>>>,
     sets: HashMap<String, Window<HashMap<String, u64>>>,
+    /// The host's first-seen times: a map of their own, so that no key a
+    /// module stores can be read or written as one.
+    first_seen: HashMap<String, u64>,
     operations: u64,
 }
 
@@ -122,16 +125,12 @@ impl MemoryState {
     /// then remembered). The host keeps actors' and hosts' first-seen times
     /// with this.
     pub fn first_seen(&mut self, key: &str, now: u64) -> u64 {
-        match self.values.get(key) {
-            Some((bytes, _)) if bytes.len() == 8 => {
-                u64::from_le_bytes(bytes.as_slice().try_into().expect("8 bytes"))
-            }
-            _ => {
-                self.values
-                    .insert(key.to_owned(), (now.to_le_bytes().to_vec(), None));
-                now
-            }
-        }
+        *self.first_seen.entry(key.to_owned()).or_insert(now)
+    }
+
+    /// When `key` was first seen, if it ever was; nothing is recorded.
+    pub fn seen_since(&self, key: &str) -> Option<u64> {
+        self.first_seen.get(key).copied()
     }
 
     /// Restore a stored value (a host reloading persisted state).
@@ -159,8 +158,7 @@ impl MemoryState {
 
     /// Restore a first-seen time.
     pub fn restore_first_seen(&mut self, key: &str, at: u64) {
-        self.values
-            .insert(key.to_owned(), (at.to_le_bytes().to_vec(), None));
+        self.first_seen.insert(key.to_owned(), at);
     }
 
     fn count_events(events: &VecDeque<u64>, window_seconds: u32, now: u64) -> u64 {
@@ -327,6 +325,18 @@ mod tests {
         let mut m = MemoryState::new();
         assert_eq!(m.first_seen("actor", 100), 100);
         assert_eq!(m.first_seen("actor", 900), 100);
+        assert_eq!(m.seen_since("actor"), Some(100));
+        assert_eq!(m.seen_since("host"), None);
+    }
+
+    #[test]
+    fn stored_values_are_not_first_seen_times() {
+        let mut m = MemoryState::new();
+        assert_eq!(m.first_seen("actor\0https://a.example/u", 5000), 5000);
+        m.put("actor\0https://a.example/u", &0u64.to_le_bytes(), 0, 6000);
+        m.put("actor\0https://b.example/u", &0u64.to_le_bytes(), 0, 6000);
+        assert_eq!(m.first_seen("actor\0https://a.example/u", 7000), 5000);
+        assert_eq!(m.first_seen("actor\0https://b.example/u", 7000), 7000);
     }
 
     #[test]
