@@ -528,6 +528,14 @@ impl Config {
                     i + 1
                 ));
             }
+            if let Some(name) = &p.name
+                && let Err(e) = crate::runtime::check_name(name)
+            {
+                return Err(format!(
+                    "[[policy]] `{}`: `name` is {e}",
+                    p.source
+                ));
+            }
             if !p.weight.is_finite() {
                 return Err(format!(
                     "[[policy]] `{}`: weight must be a finite number",

@@ -11,6 +11,7 @@ use wasmtime::{Store, Trap};
 
 use super::bindings::{Activity, Context, Description, Ruling, Verdict};
 use super::cache::Compiled;
+use super::clocks::WaitPastDeadline;
 use super::contract::{Bindings, Pre};
 use super::{EPOCH_TICK, Runtime, StoreData};
 use crate::config::{Capability, FailurePolicy, Mode, PolicyConfig};
@@ -22,6 +23,12 @@ const MAX_REASON_BYTES: usize = 4096;
 const MAX_LABELS: usize = 16;
 const MAX_LABEL_BYTES: usize = 64;
 const MAX_ABS_POINTS: f64 = 1e6;
+
+/// Native stack of the thread a module is loaded on (compiling included).
+const LOAD_STACK_BYTES: usize = 8 << 20;
+
+/// Names no module may take: they name the host's own records and metrics.
+pub const RESERVED_NAMES: [&str; 3] = ["actor", "host", "palisade"];
 
 /// Consecutive failures after which a module is backed off.
 const BACKOFF_AFTER: u32 = 5;
@@ -49,9 +56,7 @@ pub enum LoadError {
     World(String),
     #[error("failed to start: {0}")]
     Start(CallError),
-    #[error(
-        "describe() returned an unusable name `{0}`: use lower-case letters, digits and dashes"
-    )]
+    #[error("{0}")]
     BadName(String),
     #[error("refused its configuration: {0}")]
     Configure(String),
@@ -199,6 +204,10 @@ impl Module {
         Self::prepare(runtime, source, bytes, &cfg, "{}".into(), false)
     }
 
+    /// Load on a thread of its own. WASI's stdio and poll calls enter a
+    /// tokio runtime to run; on a thread that already drives one (`serve`
+    /// loads its modules from inside its runtime) that would panic and take
+    /// the process down. A panic while loading fails this module only.
     fn prepare(
         runtime: &Arc<Runtime>,
         source: &str,
@@ -207,6 +216,39 @@ impl Module {
         config_json: String,
         configure: bool,
     ) -> Result<Module, LoadError> {
+        std::thread::scope(|scope| {
+            let loading = std::thread::Builder::new()
+                .name("palisade-load".into())
+                .stack_size(LOAD_STACK_BYTES)
+                .spawn_scoped(scope, || {
+                    Self::prepare_here(runtime, source, bytes, cfg, config_json, configure)
+                })
+                .map_err(|e| {
+                    LoadError::Start(CallError::new(
+                        ErrorKind::Instantiate,
+                        format!("cannot start a thread to load it: {e}"),
+                    ))
+                })?;
+            loading.join().unwrap_or_else(|_| {
+                Err(LoadError::Start(CallError::new(
+                    ErrorKind::Trap,
+                    "loading it panicked in the host",
+                )))
+            })
+        })
+    }
+
+    fn prepare_here(
+        runtime: &Arc<Runtime>,
+        source: &str,
+        bytes: &[u8],
+        cfg: &PolicyConfig,
+        config_json: String,
+        configure: bool,
+    ) -> Result<Module, LoadError> {
+        if let Some(name) = &cfg.name {
+            check_name(name).map_err(|e| LoadError::BadName(format!("its `name` setting is {e}")))?;
+        }
         let sha256 = sha256_hex(bytes);
         if let Some(expected) = &cfg.sha256
             && !expected.eq_ignore_ascii_case(&sha256)
@@ -268,9 +310,8 @@ impl Module {
             .bindings
             .describe(&mut warm.store)
             .map_err(|e| LoadError::Start(classify(e, &mut warm.store)))?;
-        if !valid_name(&description.name) {
-            return Err(LoadError::BadName(description.name));
-        }
+        check_name(&description.name)
+            .map_err(|e| LoadError::BadName(format!("describe() returned {e}")))?;
         if module.name.is_empty() {
             module.name = Arc::from(description.name.as_str());
         }
@@ -470,12 +511,14 @@ impl Module {
             .map_err(|message| CallError::new(ErrorKind::BadOutput, message))
     }
 
-    /// Give the next call its deadline.
+    /// Give the next call its deadline: epochs interrupt the wasm, and
+    /// WASI waits may not end past it.
     fn arm(&self, store: &mut Store<StoreData>) {
         let tick = EPOCH_TICK.as_micros().max(1);
         let ticks = self.settings.timeout.as_micros().div_ceil(tick) as u64;
         // One more tick: the current one may be almost over.
         store.set_epoch_deadline(ticks.max(1) + 1);
+        store.data_mut().deadline = std::time::Instant::now() + self.settings.timeout;
     }
 }
 
@@ -528,6 +571,9 @@ fn check_imports(
 /// Turn a wasmtime error into what happened, in the module's terms.
 fn classify(error: wasmtime::Error, store: &mut Store<StoreData>) -> CallError {
     let refused_memory = store.data_mut().memory.take_refused();
+    if let Some(wait) = error.downcast_ref::<WaitPastDeadline>() {
+        return CallError::new(ErrorKind::Timeout, wait.to_string());
+    }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallError::new(ErrorKind::Timeout, "ran past its CPU deadline"),
         _ if refused_memory => CallError::new(
@@ -594,12 +640,28 @@ fn check_verdict(verdict: &Verdict) -> Result<(), CallError> {
     Ok(())
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
+/// Whether `name` may name a module (in `describe()` or in its settings):
+/// it is its state namespace, its log tag and its metrics label, so it is
+/// short, plain, and none of [`RESERVED_NAMES`]. The error says why not.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
         && name.len() <= 64
         && name
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !plain {
+        let shown: String = name.chars().take(64).collect();
+        return Err(format!(
+            "an unusable module name `{shown}`: use 1 to 64 lower-case letters, digits, `-` and `_`"
+        ));
+    }
+    if RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "the module name `{name}`, which is reserved for the host ({})",
+            RESERVED_NAMES.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 pub fn unix_ms() -> u64 {
