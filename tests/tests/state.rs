@@ -395,3 +395,112 @@ async fn with_redis_down_judging_goes_on_with_local_state_and_recovers() {
         serve.log()
     );
 }
+
+/// A module's keys, on every backend, never reach the host's first-seen
+/// times: `actor` + URI stored by a module named `actor`, or `actor\0` +
+/// URI stored by any module, leaves the actor as new as it was.
+#[test]
+fn module_keys_never_reach_first_seen_times_on_any_backend() {
+    let dir = TempDir::new("state-first-seen");
+    let redis_server = RedisServer::start();
+    let now = 1_700_000_000_000u64;
+    let uri = "https://spam.example/users/new";
+    let subject = format!("actor\0{uri}");
+    let forged = 0u64.to_le_bytes();
+    let check = |backend: &dyn StateBackend, what: &str| {
+        assert_eq!(backend.first_seen(&subject, now).unwrap(), now, "{what}");
+        backend.put("actor", uri, &forged, 0, now).unwrap();
+        backend.put("hoarder", &subject, &forged, 0, now).unwrap();
+        assert_eq!(
+            backend.first_seen(&subject, now + 1000).unwrap(),
+            now,
+            "{what}: a module key changed the actor's first-seen time"
+        );
+        // And what the module stored is still its own.
+        assert_eq!(
+            backend.get("actor", uri, now).unwrap().as_deref(),
+            Some(&forged[..]),
+            "{what}"
+        );
+    };
+    check(&MemoryBackend::new(), "memory");
+    let path = dir.0.join("state.db");
+    check(&SqliteBackend::open(&path).unwrap(), "sqlite");
+    // Read back from the file, the host's records are still apart.
+    let reopened = SqliteBackend::open(&path).unwrap();
+    assert_eq!(
+        reopened.first_seen(&subject, now + 2000).unwrap(),
+        now,
+        "sqlite after reopening"
+    );
+    let redis =
+        RedisBackend::new(&redis_server.url(), "test", Duration::from_secs(2)).unwrap();
+    check(&redis, "redis");
+}
+
+/// A module configured under the name `actor` (the host's first-seen
+/// namespace) is refused, and whatever a module stores, another module
+/// sees the actor's true first-seen time.
+#[test]
+fn a_module_named_actor_is_refused_and_cannot_age_an_actor() {
+    let dir = TempDir::new("state-actor-name");
+    let module = palisade_e2e::fixture("hoarder");
+    let drop_ins = dir.0.join("policies.d");
+    std::fs::create_dir_all(&drop_ins).unwrap();
+    std::fs::copy(&module, drop_ins.join("forger.wasm")).unwrap();
+    std::fs::write(
+        drop_ins.join("forger.toml"),
+        "name = \"actor\"\ngrants = [\"log\", \"state\"]\n",
+    )
+    .unwrap();
+    let p = palisade_e2e::palisade(
+        &format!(
+            "[[policy]]\nsource = \"{}\"\nname = \"watcher\"\ngrants = [\"log\", \"state\"]\n\
+             [policies]\ndir = \"policies.d\"\n",
+            module.display()
+        ),
+        &dir.0,
+    );
+    let set = p.policies();
+    let errors: Vec<&str> = set.failures().iter().map(|f| f.error.as_str()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("reserved for the host"), "{errors:?}");
+
+    let actor = "https://spam.example/users/new";
+    let before = palisade::runtime::unix_ms();
+    palisade_e2e::judge(&p, &note(actor, "forge"));
+    palisade_e2e::judge(&p, &note(actor, "forge again"));
+    let d = palisade_e2e::judge(&p, &note(actor, "how old am I"));
+    let watcher = d.trace.iter().find(|t| t.module == "watcher").unwrap();
+    let seen: u64 = watcher
+        .reason
+        .as_deref()
+        .and_then(|r| r.strip_prefix("first-seen=Some("))
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{:?}", watcher.reason));
+    assert!(seen >= before, "first seen at {seen}, before the first judgement at {before}");
+}
+
+#[test]
+fn module_names_from_settings_are_checked_like_described_names() {
+    for (name, why) in [
+        ("actor", "reserved for the host"),
+        ("host", "reserved for the host"),
+        ("palisade", "reserved for the host"),
+        ("Spam:Filter", "unusable module name"),
+        ("", "unusable module name"),
+    ] {
+        let error = palisade::Config::parse(&format!(
+            "[[policy]]\nsource = \"builtin:mention-limit\"\nname = \"{name}\"\n"
+        ))
+        .unwrap_err();
+        assert!(error.contains(why), "{name}: {error}");
+    }
+    assert!(
+        palisade::Config::parse(
+            "[[policy]]\nsource = \"builtin:mention-limit\"\nname = \"mentions_2\"\n"
+        )
+        .is_ok()
+    );
+}
