@@ -92,6 +92,11 @@ pub struct ServerConfig {
     pub non_json: NonJson,
     /// How long to wait for the upstream, in milliseconds.
     pub upstream_timeout_ms: u64,
+    /// Whether `POST /v1/judge` writes state (module counters, first-seen
+    /// times) as a delivery does. Off: anyone able to call the API could
+    /// otherwise count a victim's text into a burst before the victim's
+    /// real post arrives.
+    pub judge_api_records: bool,
 }
 
 impl Default for ServerConfig {
@@ -112,6 +117,7 @@ impl Default for ServerConfig {
             reject_status: 202,
             non_json: NonJson::Forward,
             upstream_timeout_ms: 30_000,
+            judge_api_records: false,
         }
     }
 }

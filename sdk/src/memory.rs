@@ -114,6 +114,15 @@ impl MemoryState {
         Self::count_members(&w.data, window_seconds, now)
     }
 
+    /// Whether `member` was added to `key` within the last `window_seconds`.
+    pub fn distinct_has(&mut self, key: &str, member: &str, window_seconds: u32, now: u64) -> bool {
+        self.tick(now);
+        self.sets
+            .get(key)
+            .and_then(|w| w.data.get(member))
+            .is_some_and(|seen| in_window(*seen, window_ms(window_seconds), now))
+    }
+
     pub fn distinct_count(&mut self, key: &str, window_seconds: u32, now: u64) -> u64 {
         self.tick(now);
         self.sets

@@ -290,7 +290,7 @@ fn config_file(dir: &Path) -> PathBuf {
     let path = dir.join("palisade.toml");
     std::fs::write(
         &path,
-        format!("{BURST}\n[decision_log]\noutput = \"off\"\n[quarantine]\npath = \"q.db\"\n[cache]\ndir = \"cache\"\n"),
+        format!("{BURST}\n[server]\njudge_api_records = true\n[decision_log]\noutput = \"off\"\n[quarantine]\npath = \"q.db\"\n[cache]\ndir = \"cache\"\n"),
     )
     .unwrap();
     path
@@ -503,4 +503,72 @@ fn module_names_from_settings_are_checked_like_described_names() {
         )
         .is_ok()
     );
+}
+
+/// An upstream on loopback that answers 202 to everything and counts the
+/// requests it received.
+async fn counting_upstream() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let received = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            axum::http::StatusCode::ACCEPTED
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+/// Five `/v1/judge` calls with a text (by five actors) do not count it:
+/// the real post of the same text, delivered by a sixth actor to the inbox,
+/// reaches the server. With `server.judge_api_records = true` they count,
+/// and the delivery is dropped as the burst it then completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn judge_api_calls_do_not_count_a_text_unless_the_setting_allows() {
+    use std::sync::atomic::Ordering;
+    for records in [false, true] {
+        let dir = TempDir::new("state-judge-api");
+        let (upstream, received) = counting_upstream().await;
+        let text = format!(
+            "{BURST}\n[state]\nurl = \"memory\"\n[server]\nlisten = \"127.0.0.1:0\"\n\
+             upstream = \"{upstream}\"\njudge_api_records = {records}\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\n[decision_log]\noutput = \"off\"\n"
+        );
+        let mut config = palisade::Config::parse(&text).unwrap();
+        config.base_dir = dir.0.clone();
+        let running = palisade_e2e::serve_in_process(
+            config,
+            palisade::server::ServeOptions {
+                admin_token: Some("state-token".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        let http = reqwest::Client::new();
+        for i in 0..5 {
+            let d = judge(&http, &running.url, copy(i)).await;
+            assert_eq!(d["trace"][0]["module"], "duplicate-burst", "{d:#}");
+        }
+        let status = http
+            .post(format!("{}/users/alice/inbox", running.url))
+            .header("content-type", "application/activity+json")
+            .body(copy(5))
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 202);
+        let reached = received.load(Ordering::SeqCst);
+        if records {
+            assert_eq!(reached, 0, "counted judge calls complete the burst");
+        } else {
+            assert_eq!(reached, 1, "the real post must reach the server");
+        }
+    }
 }

@@ -230,6 +230,8 @@ pub(crate) struct StoreData {
     lists: Arc<ArcSwap<Lists>>,
     /// The current activity's receive time, for state windows.
     now_ms: u64,
+    /// Whether the current call may write state (see `Envelope::record`).
+    record: bool,
     /// When the current call's CPU deadline ends: no WASI wait may end
     /// later (see `clocks`).
     deadline: std::time::Instant,
@@ -247,6 +249,7 @@ impl StoreData {
             state: runtime.state.clone(),
             lists: runtime.lists.clone(),
             now_ms: 0,
+            record: true,
             deadline: std::time::Instant::now(),
         }
     }

@@ -422,10 +422,17 @@ impl Module {
         })
     }
 
-    /// Judge one activity under the module's deadline and memory cap.
-    pub fn judge(&self, activity: &Activity, cx: &Context) -> Result<Verdict, CallError> {
+    /// Judge one activity under the module's deadline and memory cap;
+    /// `record`: whether its state writes are kept (see
+    /// [`Envelope::record`](crate::pipeline::Envelope::record)).
+    pub fn judge(
+        &self,
+        activity: &Activity,
+        cx: &Context,
+        record: bool,
+    ) -> Result<Verdict, CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.judge_inner(activity, cx);
+        let result = self.judge_inner(activity, cx, record);
         let now = unix_ms();
         match &result {
             Ok(_) => self.failures_in_a_row.store(0, Ordering::Relaxed),
@@ -446,7 +453,12 @@ impl Module {
         result
     }
 
-    fn judge_inner(&self, activity: &Activity, cx: &Context) -> Result<Verdict, CallError> {
+    fn judge_inner(
+        &self,
+        activity: &Activity,
+        cx: &Context,
+        record: bool,
+    ) -> Result<Verdict, CallError> {
         let resting_until = self.resting_until_ms.load(Ordering::Relaxed);
         if resting_until > unix_ms() {
             return Err(CallError::new(
@@ -467,6 +479,7 @@ impl Module {
             }
         };
         warm.store.data_mut().now_ms = cx.received_at;
+        warm.store.data_mut().record = record;
         self.arm(&mut warm.store);
         let verdict = warm
             .bindings

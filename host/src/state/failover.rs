@@ -120,8 +120,23 @@ impl StateBackend for Failover {
         self.call(|b| b.distinct_count(ns, key, window, now))
     }
 
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<bool> {
+        self.call(|b| b.distinct_has(ns, key, member, window, now))
+    }
+
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
         self.call(|b| b.first_seen(subject, now))
+    }
+
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
+        self.call(|b| b.seen_since(subject))
     }
 
     fn health(&self) -> Option<Health> {

@@ -57,9 +57,21 @@ pub trait StateBackend: Send + Sync {
         window_seconds: u32,
         now: u64,
     ) -> StateResult<u64>;
+    /// Whether `member` is in the set `key`, seen within `window_seconds`.
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window_seconds: u32,
+        now: u64,
+    ) -> StateResult<bool>;
     /// When `subject` (an actor's URI, a host) was first seen; `now` the
-    /// first time, which is then remembered.
+    /// first time, which is then remembered. Kept apart from every module's
+    /// keys.
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64>;
+    /// When `subject` was first seen, if it was; nothing is recorded.
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>>;
     /// For a backend that can be unreachable: whether it is, and how many
     /// calls failed.
     fn health(&self) -> Option<Health> {
@@ -206,8 +218,25 @@ impl StateBackend for Quotas {
         self.inner.distinct_count(ns, key, window, now)
     }
 
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<bool> {
+        self.check_key(ns, key)?;
+        self.check_key(ns, member)?;
+        self.inner.distinct_has(ns, key, member, window, now)
+    }
+
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
         self.inner.first_seen(subject, now)
+    }
+
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
+        self.inner.seen_since(subject)
     }
 
     fn health(&self) -> Option<Health> {
@@ -279,8 +308,22 @@ impl StateBackend for MemoryBackend {
         self.with(|m| m.distinct_count(&scoped(ns, key), window, now))
     }
 
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<bool> {
+        self.with(|m| m.distinct_has(&scoped(ns, key), member, window, now))
+    }
+
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
-        // The SDK's test host keys first-seen times the same way.
         self.with(|m| m.first_seen(subject, now))
+    }
+
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
+        self.with(|m| m.seen_since(subject))
     }
 }

@@ -103,6 +103,13 @@ impl RedisBackend {
         format!("{}:{ns}:{kind}:{key}", self.prefix)
     }
 
+    /// The host's first-seen records: `PREFIX::first-seen:…`, with an
+    /// empty namespace, which no module has (module names are 1 to 64
+    /// letters, digits, `-` and `_`, so never empty and never holding `:`).
+    fn first_seen_key(&self, subject: &str) -> String {
+        format!("{}::first-seen:{subject}", self.prefix)
+    }
+
     /// Add `member` at `now` to the `kind` window (`ev`ents or `set`
     /// members) of a key; the count within `window`.
     fn add(
@@ -194,6 +201,33 @@ impl StateBackend for RedisBackend {
         self.count_in("set", ns, key, window, now)
     }
 
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<bool> {
+        let set = self.key("set", ns, key);
+        let seen: Option<f64> = self.with(|c| redis::cmd("ZSCORE").arg(&set).arg(member).query(c))?;
+        let since = now as f64 - f64::from(window) * 1000.0;
+        Ok(seen.is_some_and(|t| t > since))
+    }
+
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
+        if let Some(at) = self
+            .first_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(subject)
+        {
+            return Ok(Some(*at));
+        }
+        let k = self.first_seen_key(subject);
+        self.with(|c| redis::cmd("GET").arg(&k).query(c))
+    }
+
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
         // A first-seen time never changes once stored: remember it.
         if let Some(at) = self
@@ -205,7 +239,7 @@ impl StateBackend for RedisBackend {
             return Ok(*at);
         }
         // SET NX GET: the earlier time if there is one, else ours is stored.
-        let k = format!("{}::first-seen:{subject}", self.prefix);
+        let k = self.first_seen_key(subject);
         let earlier: Option<u64> = self.with(|c| {
             redis::cmd("SET")
                 .arg(&k)

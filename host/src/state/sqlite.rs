@@ -383,6 +383,21 @@ impl StateBackend for SqliteBackend {
         self.memory.distinct_count(ns, key, window, now)
     }
 
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<bool> {
+        self.memory.distinct_has(ns, key, member, window, now)
+    }
+
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
+        self.memory.seen_since(subject)
+    }
+
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
         let at = self.memory.first_seen(subject, now)?;
         if at == now {
