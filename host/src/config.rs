@@ -222,8 +222,12 @@ pub struct StateConfig {
     pub max_key_bytes: usize,
     pub max_value_bytes: usize,
     /// The longest a stored value lives; values stored without a time to
-    /// live get it.
+    /// live get it, and no window is counted over longer.
     pub max_ttl_seconds: u32,
+    /// Keys one module may hold (values, counters and sets): a module
+    /// storing distinct keys without end is refused more, with a quota
+    /// error, instead of growing the host.
+    pub max_keys: u64,
 }
 
 impl Default for StateConfig {
@@ -236,6 +240,7 @@ impl Default for StateConfig {
             max_key_bytes: 512,
             max_value_bytes: 64 << 10,
             max_ttl_seconds: 30 * 24 * 3600,
+            max_keys: 100_000,
         }
     }
 }
@@ -537,10 +542,7 @@ impl Config {
             if let Some(name) = &p.name
                 && let Err(e) = crate::runtime::check_name(name)
             {
-                return Err(format!(
-                    "[[policy]] `{}`: `name` is {e}",
-                    p.source
-                ));
+                return Err(format!("[[policy]] `{}`: `name` is {e}", p.source));
             }
             if !p.weight.is_finite() {
                 return Err(format!(

@@ -130,6 +130,12 @@ impl MemoryState {
             .map_or(0, |w| Self::count_members(&w.data, window_seconds, now))
     }
 
+    /// How many keys are held: values, counters and sets (what has expired
+    /// counts until the next sweep).
+    pub fn keys(&self) -> usize {
+        self.values.len() + self.events.len() + self.sets.len()
+    }
+
     /// When `key` was first seen: `now` for a key never seen before (which is
     /// then remembered). The host keeps actors' and hosts' first-seen times
     /// with this.

@@ -21,11 +21,7 @@ pub fn root() -> PathBuf {
 /// licences in `tests/corpus/SOURCES.md`).
 pub fn corpus_dir() -> PathBuf {
     let dir = root().join("tests/corpus/public");
-    assert!(
-        dir.is_dir(),
-        "the corpus is missing at {}",
-        dir.display()
-    );
+    assert!(dir.is_dir(), "the corpus is missing at {}", dir.display());
     dir
 }
 

@@ -244,7 +244,9 @@ async fn a_module_that_prints_sleeps_and_reads_stdin_loads_in_serve_and_judges()
     assert_eq!(d["trace"][0]["error"]["kind"], "timeout", "{d:#}");
 
     // Still up, still judging.
-    let health = reqwest::get(format!("{}/healthz", running.url)).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", running.url))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     let d = judge_http(&running.url, "hello again").await;
     assert_eq!(d["trace"][0]["reason"], "stdin=0", "{d:#}");

@@ -191,14 +191,14 @@ fn quotas_refuse_oversized_keys_and_values_and_cap_lifetimes() {
     let error = state.hit("spam-filter", &long_key, 60, now).unwrap_err();
     assert!(
         error
-            .0
+            .message()
             .contains("module `spam-filter` used a key of 17 bytes; state.max_key_bytes is 16"),
         "{error}"
     );
     let error = state.put("spam-filter", "k", &[0; 33], 5, now).unwrap_err();
     assert!(
         error
-            .0
+            .message()
             .contains("a value of 33 bytes; state.max_value_bytes is 32"),
         "{error}"
     );
@@ -433,8 +433,7 @@ fn module_keys_never_reach_first_seen_times_on_any_backend() {
         now,
         "sqlite after reopening"
     );
-    let redis =
-        RedisBackend::new(&redis_server.url(), "test", Duration::from_secs(2)).unwrap();
+    let redis = RedisBackend::new(&redis_server.url(), "test", Duration::from_secs(2)).unwrap();
     check(&redis, "redis");
 }
 
@@ -479,7 +478,10 @@ fn a_module_named_actor_is_refused_and_cannot_age_an_actor() {
         .and_then(|r| r.strip_suffix(')'))
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{:?}", watcher.reason));
-    assert!(seen >= before, "first seen at {seen}, before the first judgement at {before}");
+    assert!(
+        seen >= before,
+        "first seen at {seen}, before the first judgement at {before}"
+    );
 }
 
 #[test]
@@ -571,4 +573,102 @@ async fn judge_api_calls_do_not_count_a_text_unless_the_setting_allows() {
             assert_eq!(reached, 1, "the real post must reach the server");
         }
     }
+}
+
+/// A module storing distinct keys without end is held to `state.max_keys`
+/// on every backend: the store stays bounded, each refused write is a
+/// `quota` error of the module (counted, failure policy applied), and the
+/// other modules judge as before.
+#[test]
+fn a_module_hoarding_keys_is_held_to_its_quota_on_every_backend() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("state-hoard");
+    for url in [
+        "memory".to_owned(),
+        "sqlite:state.db".to_owned(),
+        redis.url(),
+    ] {
+        let module = palisade_e2e::fixture("hoarder");
+        let p = palisade_e2e::palisade(
+            &format!(
+                "[[policy]]\nsource = \"{}\"\ngrants = [\"log\", \"state\"]\non_error = \"quarantine\"\n\
+                 [[policy]]\nsource = \"builtin:mention-limit\"\n\
+                 [state]\nurl = \"{url}\"\nmax_keys = 1200\n",
+                module.display()
+            ),
+            &dir.0,
+        );
+        let mut kinds = Vec::new();
+        // Each activity stores 500 distinct keys: the quota is reached in
+        // the third.
+        for i in 0..6 {
+            let d = palisade_e2e::judge(&p, &note(&format!("https://h.example/u/{i}"), "hoard"));
+            kinds.push(d.trace[0].error.as_ref().map(|e| e.kind));
+            if let Some(e) = &d.trace[0].error {
+                assert!(e.message.contains("state.max_keys"), "{url}: {}", e.message);
+                assert_eq!(d.action, palisade::Action::Quarantine, "{url}");
+            }
+            assert_eq!(d.trace[1].module, "mention-limit", "{url}");
+            assert!(d.trace[1].error.is_none(), "{url}");
+        }
+        assert_eq!(
+            kinds,
+            [
+                None,
+                None,
+                Some("quota"),
+                Some("quota"),
+                Some("quota"),
+                Some("quota")
+            ],
+            "{url}"
+        );
+        let held = p
+            .runtime()
+            .state()
+            .keys("hoarder", palisade::runtime::unix_ms())
+            .unwrap();
+        assert_eq!(held, 1200, "{url}: keys held by the module");
+        let set = p.policies();
+        let stats = set.modules()[0].stats();
+        assert_eq!(
+            stats.errors_of(palisade::runtime::ErrorKind::Quota),
+            4,
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn windows_are_never_longer_than_the_longest_time_to_live() {
+    let config = StateConfig {
+        url: "memory".into(),
+        max_ttl_seconds: 10,
+        ..StateConfig::default()
+    };
+    let state = state::open(&config, Path::new(".")).unwrap();
+    let now = 1_700_000_000_000;
+    assert_eq!(state.hit("hoarder", "forever", u32::MAX, now).unwrap(), 1);
+    assert_eq!(
+        state
+            .count("hoarder", "forever", u32::MAX, now + 9_000)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        state
+            .count("hoarder", "forever", u32::MAX, now + 10_000)
+            .unwrap(),
+        0,
+        "an event is forgotten after max_ttl_seconds, whatever window was asked"
+    );
+    state
+        .distinct_add("hoarder", "set", "m", u32::MAX, now)
+        .unwrap();
+    assert_eq!(
+        state
+            .distinct_count("hoarder", "set", u32::MAX, now + 10_000)
+            .unwrap(),
+        0
+    );
 }

@@ -101,5 +101,5 @@ fn wake_after(data: &mut StoreData, wait: Duration) -> wasmtime::Result<Resource
         .into());
     }
     let ready = data.table.push(Ready)?;
-    Ok(subscribe(&mut data.table, ready)?)
+    subscribe(&mut data.table, ready)
 }

@@ -16,6 +16,7 @@ use super::contract::{Bindings, Pre};
 use super::{EPOCH_TICK, Runtime, StoreData};
 use crate::config::{Capability, FailurePolicy, Mode, PolicyConfig};
 use crate::signing::SignatureStatus;
+use crate::state::StateError;
 
 /// Limits on what a module may return, so one module cannot flood the
 /// decision log.
@@ -78,16 +79,19 @@ pub enum ErrorKind {
     Instantiate,
     /// The module failed too often in a row and is resting.
     Backoff,
+    /// The module went past one of its quotas (state keys or sizes).
+    Quota,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Timeout,
         ErrorKind::Memory,
         ErrorKind::Trap,
         ErrorKind::BadOutput,
         ErrorKind::Instantiate,
         ErrorKind::Backoff,
+        ErrorKind::Quota,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +102,7 @@ impl ErrorKind {
             ErrorKind::BadOutput => "bad-output",
             ErrorKind::Instantiate => "instantiate",
             ErrorKind::Backoff => "backoff",
+            ErrorKind::Quota => "quota",
         }
     }
 }
@@ -123,7 +128,7 @@ impl CallError {
 #[derive(Debug, Default)]
 pub struct ModuleStats {
     pub calls: AtomicU64,
-    pub errors: [AtomicU64; 6],
+    pub errors: [AtomicU64; 7],
     pub instantiations: AtomicU64,
 }
 
@@ -247,7 +252,8 @@ impl Module {
         configure: bool,
     ) -> Result<Module, LoadError> {
         if let Some(name) = &cfg.name {
-            check_name(name).map_err(|e| LoadError::BadName(format!("its `name` setting is {e}")))?;
+            check_name(name)
+                .map_err(|e| LoadError::BadName(format!("its `name` setting is {e}")))?;
         }
         let sha256 = sha256_hex(bytes);
         if let Some(expected) = &cfg.sha256
@@ -584,6 +590,9 @@ fn check_imports(
 /// Turn a wasmtime error into what happened, in the module's terms.
 fn classify(error: wasmtime::Error, store: &mut Store<StoreData>) -> CallError {
     let refused_memory = store.data_mut().memory.take_refused();
+    if let Some(quota @ StateError::Quota(_)) = error.downcast_ref::<StateError>() {
+        return CallError::new(ErrorKind::Quota, quota.message());
+    }
     if let Some(wait) = error.downcast_ref::<WaitPastDeadline>() {
         return CallError::new(ErrorKind::Timeout, wait.to_string());
     }

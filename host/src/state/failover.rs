@@ -78,7 +78,9 @@ impl Failover {
             op(&self.local)
         } else {
             Err(error.unwrap_or_else(|| {
-                super::StateError("state backend unreachable (retrying every second)".into())
+                super::StateError::Backend(
+                    "state backend unreachable (retrying every second)".into(),
+                )
             }))
         }
     }
@@ -137,6 +139,10 @@ impl StateBackend for Failover {
 
     fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
         self.call(|b| b.seen_since(subject))
+    }
+
+    fn keys(&self, ns: &str, now: u64) -> StateResult<u64> {
+        self.call(|b| b.keys(ns, now))
     }
 
     fn health(&self) -> Option<Health> {
