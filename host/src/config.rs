@@ -92,6 +92,11 @@ pub struct ServerConfig {
     pub non_json: NonJson,
     /// How long to wait for the upstream, in milliseconds.
     pub upstream_timeout_ms: u64,
+    /// Whether `POST /v1/judge` writes state (module counters, first-seen
+    /// times) as a delivery does. Off: anyone able to call the API could
+    /// otherwise count a victim's text into a burst before the victim's
+    /// real post arrives.
+    pub judge_api_records: bool,
 }
 
 impl Default for ServerConfig {
@@ -112,6 +117,7 @@ impl Default for ServerConfig {
             reject_status: 202,
             non_json: NonJson::Reject,
             upstream_timeout_ms: 30_000,
+            judge_api_records: false,
         }
     }
 }
@@ -224,8 +230,12 @@ pub struct StateConfig {
     pub max_key_bytes: usize,
     pub max_value_bytes: usize,
     /// The longest a stored value lives; values stored without a time to
-    /// live get it.
+    /// live get it, and no window is counted over longer.
     pub max_ttl_seconds: u32,
+    /// Keys one module may hold (values, counters and sets): a module
+    /// storing distinct keys without end is refused more, with a quota
+    /// error, instead of growing the host.
+    pub max_keys: u64,
 }
 
 impl Default for StateConfig {
@@ -238,6 +248,7 @@ impl Default for StateConfig {
             max_key_bytes: 512,
             max_value_bytes: 64 << 10,
             max_ttl_seconds: 30 * 24 * 3600,
+            max_keys: 100_000,
         }
     }
 }
@@ -544,6 +555,11 @@ impl Config {
                     "[[policy]] number {} has no `source` (a `builtin:NAME` or a path to a .wasm file)",
                     i + 1
                 ));
+            }
+            if let Some(name) = &p.name
+                && let Err(e) = crate::runtime::check_name(name)
+            {
+                return Err(format!("[[policy]] `{}`: `name` is {e}", p.source));
             }
             if !p.weight.is_finite() {
                 return Err(format!(

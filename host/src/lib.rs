@@ -89,7 +89,7 @@ impl Palisade {
         let state =
             state::open(&config.state, &config.base_dir).map_err(|e| StartError::State {
                 url: config.state.url.clone(),
-                error: e.0,
+                error: e.message().to_owned(),
             })?;
         let runtime = Runtime::new(
             config.limits.runtime_limits(),

@@ -23,6 +23,13 @@ pub struct Envelope {
     pub received_at: u64,
     /// The local recipient named by the inbox path, if any.
     pub recipient: Option<String>,
+    /// Whether judging it may write state: module state and first-seen
+    /// times. True for deliveries (the inbox proxy, `palisade check`);
+    /// false for the judge API unless `server.judge_api_records` allows
+    /// it, so that anyone who can call the API cannot count a victim's
+    /// text into a burst before the victim posts it. Without it, writes are
+    /// skipped and counts answer as if this activity had been counted.
+    pub record: bool,
 }
 
 impl Envelope {
@@ -32,6 +39,7 @@ impl Envelope {
             direction: Direction::Inbound,
             received_at: crate::runtime::unix_ms(),
             recipient: None,
+            record: true,
         }
     }
 }
@@ -69,7 +77,7 @@ impl PolicySet {
                 &activity
             };
             let start = Instant::now();
-            let result = module.judge(view, &cx);
+            let result = module.judge(view, &cx, envelope.record);
             let settings = module.settings();
             combiner.add(Outcome {
                 module: module.name(),
@@ -93,13 +101,19 @@ impl PolicySet {
         decision
     }
 
-    /// The context modules see, recording first-seen times as a side effect.
+    /// The context modules see, recording first-seen times as a side effect
+    /// when the envelope allows writes (else a subject never seen is new).
     fn context(&self, activity: &Activity, envelope: &Envelope) -> Context {
         let now = envelope.received_at;
         let state = self.state.as_ref();
         let first_seen = |prefix: &str, subject: &Option<String>| {
-            let subject = subject.as_deref()?;
-            match state.first_seen(&format!("{prefix}{subject}"), now) {
+            let subject = format!("{prefix}{}", subject.as_deref()?);
+            let seen = if envelope.record {
+                state.first_seen(&subject, now)
+            } else {
+                state.seen_since(&subject).map(|t| t.unwrap_or(now))
+            };
+            match seen {
                 Ok(t) => Some(t),
                 Err(e) => {
                     // Without the store, treat the subject as new: modules

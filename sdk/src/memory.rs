@@ -19,6 +19,9 @@ pub struct MemoryState {
     values: HashMap<String, (Vec<u8>, Option<u64>)>,
     events: HashMap<String, Window<VecDeque<u64>>>,
     sets: HashMap<String, Window<HashMap<String, u64>>>,
+    /// The host's first-seen times: a map of their own, so that no key a
+    /// module stores can be read or written as one.
+    first_seen: HashMap<String, u64>,
     operations: u64,
 }
 
@@ -111,6 +114,15 @@ impl MemoryState {
         Self::count_members(&w.data, window_seconds, now)
     }
 
+    /// Whether `member` was added to `key` within the last `window_seconds`.
+    pub fn distinct_has(&mut self, key: &str, member: &str, window_seconds: u32, now: u64) -> bool {
+        self.tick(now);
+        self.sets
+            .get(key)
+            .and_then(|w| w.data.get(member))
+            .is_some_and(|seen| in_window(*seen, window_ms(window_seconds), now))
+    }
+
     pub fn distinct_count(&mut self, key: &str, window_seconds: u32, now: u64) -> u64 {
         self.tick(now);
         self.sets
@@ -118,20 +130,22 @@ impl MemoryState {
             .map_or(0, |w| Self::count_members(&w.data, window_seconds, now))
     }
 
+    /// How many keys are held: values, counters and sets (what has expired
+    /// counts until the next sweep).
+    pub fn keys(&self) -> usize {
+        self.values.len() + self.events.len() + self.sets.len()
+    }
+
     /// When `key` was first seen: `now` for a key never seen before (which is
     /// then remembered). The host keeps actors' and hosts' first-seen times
     /// with this.
     pub fn first_seen(&mut self, key: &str, now: u64) -> u64 {
-        match self.values.get(key) {
-            Some((bytes, _)) if bytes.len() == 8 => {
-                u64::from_le_bytes(bytes.as_slice().try_into().expect("8 bytes"))
-            }
-            _ => {
-                self.values
-                    .insert(key.to_owned(), (now.to_le_bytes().to_vec(), None));
-                now
-            }
-        }
+        *self.first_seen.entry(key.to_owned()).or_insert(now)
+    }
+
+    /// When `key` was first seen, if it ever was; nothing is recorded.
+    pub fn seen_since(&self, key: &str) -> Option<u64> {
+        self.first_seen.get(key).copied()
     }
 
     /// Restore a stored value (a host reloading persisted state).
@@ -159,8 +173,7 @@ impl MemoryState {
 
     /// Restore a first-seen time.
     pub fn restore_first_seen(&mut self, key: &str, at: u64) {
-        self.values
-            .insert(key.to_owned(), (at.to_le_bytes().to_vec(), None));
+        self.first_seen.insert(key.to_owned(), at);
     }
 
     fn count_events(events: &VecDeque<u64>, window_seconds: u32, now: u64) -> u64 {
@@ -327,6 +340,18 @@ mod tests {
         let mut m = MemoryState::new();
         assert_eq!(m.first_seen("actor", 100), 100);
         assert_eq!(m.first_seen("actor", 900), 100);
+        assert_eq!(m.seen_since("actor"), Some(100));
+        assert_eq!(m.seen_since("host"), None);
+    }
+
+    #[test]
+    fn stored_values_are_not_first_seen_times() {
+        let mut m = MemoryState::new();
+        assert_eq!(m.first_seen("actor\0https://a.example/u", 5000), 5000);
+        m.put("actor\0https://a.example/u", &0u64.to_le_bytes(), 0, 6000);
+        m.put("actor\0https://b.example/u", &0u64.to_le_bytes(), 0, 6000);
+        assert_eq!(m.first_seen("actor\0https://a.example/u", 7000), 5000);
+        assert_eq!(m.first_seen("actor\0https://b.example/u", 7000), 7000);
     }
 
     #[test]

@@ -167,3 +167,122 @@ fn fresh_instances_behave_like_reused_ones() {
         );
     }
 }
+
+/// `palisade serve` in this process, on the multi-thread runtime as in
+/// production, from `config` written to `palisade.toml` in `dir` (with
+/// listeners on ephemeral loopback ports and the admin API on).
+async fn serve(dir: &std::path::Path, config: &str) -> palisade_e2e::InProcess {
+    let text = format!(
+        "{config}\n[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+         [decision_log]\noutput = \"off\"\n[cache]\ndir = \"cache\"\n[state]\nurl = \"memory\"\n"
+    );
+    let path = dir.join("palisade.toml");
+    std::fs::write(&path, text).unwrap();
+    let config = palisade::Config::load(&path).unwrap();
+    palisade_e2e::serve_in_process(
+        config,
+        palisade::server::ServeOptions {
+            config_path: Some(path),
+            admin_token: Some("sandbox-token".into()),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// `POST /v1/judge` of a note by `actor` saying `text`: the decision, as
+/// JSON, answered within a generous bound.
+async fn judge_http(url: &str, text: &str) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/v1/judge"))
+        .header("content-type", "application/activity+json")
+        .body(note("https://a.example/u/1", text))
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .expect("the judge API answers");
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_that_prints_sleeps_and_reads_stdin_loads_in_serve_and_judges() {
+    let dir = palisade_e2e::TempDir::new("sandbox-chatty");
+    let module = fixture("chatty");
+    let running = serve(
+        &dir.0,
+        &format!(
+            "[[policy]]\nsource = \"{}\"\non_error = \"reject\"\n",
+            module.display()
+        ),
+    )
+    .await;
+    let set = running.app.palisade.policies();
+    assert_eq!(set.failures().len(), 0, "{:?}", set.failures());
+    assert_eq!(set.modules()[0].name(), "chatty");
+
+    // Printing goes nowhere, stdin is empty, a 1 ms sleep does not wait.
+    let d = judge_http(&running.url, "hello").await;
+    assert_eq!(d["trace"][0]["reason"], "stdin=0", "{d:#}");
+    assert_eq!(d["action"], "accept");
+
+    // Sleeping 3 s against a 50 ms deadline: a timeout of the module,
+    // at once, and its failure policy (reject) applies.
+    let d = judge_http(&running.url, "sleep for a while").await;
+    assert_eq!(d["trace"][0]["error"]["kind"], "timeout", "{d:#}");
+    assert!(
+        d["trace"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("asked to wait 3000 ms"),
+        "{d:#}"
+    );
+    assert_eq!(d["action"], "reject");
+
+    // Sleeping 1 ms for ever: cut by the deadline like any loop.
+    let d = judge_http(&running.url, "nap").await;
+    assert_eq!(d["trace"][0]["error"]["kind"], "timeout", "{d:#}");
+
+    // Still up, still judging.
+    let health = reqwest::get(format!("{}/healthz", running.url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let d = judge_http(&running.url, "hello again").await;
+    assert_eq!(d["trace"][0]["reason"], "stdin=0", "{d:#}");
+    let m = &set.modules()[0];
+    assert_eq!(
+        m.stats().errors_of(palisade::runtime::ErrorKind::Timeout),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chatty_module_hot_reloaded_in_keeps_the_host_up_and_restarts_cleanly() {
+    let dir = palisade_e2e::TempDir::new("sandbox-chatty-reload");
+    std::fs::create_dir_all(dir.0.join("policies.d")).unwrap();
+    let config = "[[policy]]\nsource = \"builtin:mention-limit\"\n[policies]\nwatch = false\n";
+    let running = serve(&dir.0, config).await;
+    std::fs::copy(fixture("chatty"), dir.0.join("policies.d/chatty.wasm")).unwrap();
+    let reloaded: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/admin/v1/reload", running.admin))
+        .bearer_auth("sandbox-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reloaded["result"], "ok", "{reloaded:#}");
+    let d = judge_http(&running.url, "hello").await;
+    assert_eq!(d["trace"][1]["module"], "chatty", "{d:#}");
+    assert_eq!(d["trace"][1]["reason"], "stdin=0", "{d:#}");
+
+    // The restart loads the dropped-in module at start: it must not crash.
+    let restarted = serve(&dir.0, config).await;
+    let set = restarted.app.palisade.policies();
+    let names: Vec<&str> = set.modules().iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["mention-limit", "chatty"]);
+    let d = judge_http(&restarted.url, "hello").await;
+    assert_eq!(d["trace"][1]["reason"], "stdin=0", "{d:#}");
+}

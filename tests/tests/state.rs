@@ -191,14 +191,14 @@ fn quotas_refuse_oversized_keys_and_values_and_cap_lifetimes() {
     let error = state.hit("spam-filter", &long_key, 60, now).unwrap_err();
     assert!(
         error
-            .0
+            .message()
             .contains("module `spam-filter` used a key of 17 bytes; state.max_key_bytes is 16"),
         "{error}"
     );
     let error = state.put("spam-filter", "k", &[0; 33], 5, now).unwrap_err();
     assert!(
         error
-            .0
+            .message()
             .contains("a value of 33 bytes; state.max_value_bytes is 32"),
         "{error}"
     );
@@ -290,7 +290,7 @@ fn config_file(dir: &Path) -> PathBuf {
     let path = dir.join("palisade.toml");
     std::fs::write(
         &path,
-        format!("{BURST}\n[decision_log]\noutput = \"off\"\n[quarantine]\npath = \"q.db\"\n[cache]\ndir = \"cache\"\n"),
+        format!("{BURST}\n[server]\njudge_api_records = true\n[decision_log]\noutput = \"off\"\n[quarantine]\npath = \"q.db\"\n[cache]\ndir = \"cache\"\n"),
     )
     .unwrap();
     path
@@ -393,5 +393,282 @@ async fn with_redis_down_judging_goes_on_with_local_state_and_recovers() {
         serve.log().contains("state backend reachable again"),
         "{}",
         serve.log()
+    );
+}
+
+/// A module's keys, on every backend, never reach the host's first-seen
+/// times: `actor` + URI stored by a module named `actor`, or `actor\0` +
+/// URI stored by any module, leaves the actor as new as it was.
+#[test]
+fn module_keys_never_reach_first_seen_times_on_any_backend() {
+    let dir = TempDir::new("state-first-seen");
+    let redis_server = RedisServer::start();
+    let now = 1_700_000_000_000u64;
+    let uri = "https://spam.example/users/new";
+    let subject = format!("actor\0{uri}");
+    let forged = 0u64.to_le_bytes();
+    let check = |backend: &dyn StateBackend, what: &str| {
+        assert_eq!(backend.first_seen(&subject, now).unwrap(), now, "{what}");
+        backend.put("actor", uri, &forged, 0, now).unwrap();
+        backend.put("hoarder", &subject, &forged, 0, now).unwrap();
+        assert_eq!(
+            backend.first_seen(&subject, now + 1000).unwrap(),
+            now,
+            "{what}: a module key changed the actor's first-seen time"
+        );
+        // And what the module stored is still its own.
+        assert_eq!(
+            backend.get("actor", uri, now).unwrap().as_deref(),
+            Some(&forged[..]),
+            "{what}"
+        );
+    };
+    check(&MemoryBackend::new(), "memory");
+    let path = dir.0.join("state.db");
+    check(&SqliteBackend::open(&path).unwrap(), "sqlite");
+    // Read back from the file, the host's records are still apart.
+    let reopened = SqliteBackend::open(&path).unwrap();
+    assert_eq!(
+        reopened.first_seen(&subject, now + 2000).unwrap(),
+        now,
+        "sqlite after reopening"
+    );
+    let redis = RedisBackend::new(&redis_server.url(), "test", Duration::from_secs(2)).unwrap();
+    check(&redis, "redis");
+}
+
+/// A module configured under the name `actor` (the host's first-seen
+/// namespace) is refused, and whatever a module stores, another module
+/// sees the actor's true first-seen time.
+#[test]
+fn a_module_named_actor_is_refused_and_cannot_age_an_actor() {
+    let dir = TempDir::new("state-actor-name");
+    let module = palisade_e2e::fixture("hoarder");
+    let drop_ins = dir.0.join("policies.d");
+    std::fs::create_dir_all(&drop_ins).unwrap();
+    std::fs::copy(&module, drop_ins.join("forger.wasm")).unwrap();
+    std::fs::write(
+        drop_ins.join("forger.toml"),
+        "name = \"actor\"\ngrants = [\"log\", \"state\"]\n",
+    )
+    .unwrap();
+    let p = palisade_e2e::palisade(
+        &format!(
+            "[[policy]]\nsource = \"{}\"\nname = \"watcher\"\ngrants = [\"log\", \"state\"]\n\
+             [policies]\ndir = \"policies.d\"\n",
+            module.display()
+        ),
+        &dir.0,
+    );
+    let set = p.policies();
+    let errors: Vec<&str> = set.failures().iter().map(|f| f.error.as_str()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("reserved for the host"), "{errors:?}");
+
+    let actor = "https://spam.example/users/new";
+    let before = palisade::runtime::unix_ms();
+    palisade_e2e::judge(&p, &note(actor, "forge"));
+    palisade_e2e::judge(&p, &note(actor, "forge again"));
+    let d = palisade_e2e::judge(&p, &note(actor, "how old am I"));
+    let watcher = d.trace.iter().find(|t| t.module == "watcher").unwrap();
+    let seen: u64 = watcher
+        .reason
+        .as_deref()
+        .and_then(|r| r.strip_prefix("first-seen=Some("))
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{:?}", watcher.reason));
+    assert!(
+        seen >= before,
+        "first seen at {seen}, before the first judgement at {before}"
+    );
+}
+
+#[test]
+fn module_names_from_settings_are_checked_like_described_names() {
+    for (name, why) in [
+        ("actor", "reserved for the host"),
+        ("host", "reserved for the host"),
+        ("palisade", "reserved for the host"),
+        ("Spam:Filter", "unusable module name"),
+        ("", "unusable module name"),
+    ] {
+        let error = palisade::Config::parse(&format!(
+            "[[policy]]\nsource = \"builtin:mention-limit\"\nname = \"{name}\"\n"
+        ))
+        .unwrap_err();
+        assert!(error.contains(why), "{name}: {error}");
+    }
+    assert!(
+        palisade::Config::parse(
+            "[[policy]]\nsource = \"builtin:mention-limit\"\nname = \"mentions_2\"\n"
+        )
+        .is_ok()
+    );
+}
+
+/// An upstream on loopback that answers 202 to everything and counts the
+/// requests it received.
+async fn counting_upstream() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let received = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            axum::http::StatusCode::ACCEPTED
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+/// Five `/v1/judge` calls with a text (by five actors) do not count it:
+/// the real post of the same text, delivered by a sixth actor to the inbox,
+/// reaches the server. With `server.judge_api_records = true` they count,
+/// and the delivery is dropped as the burst it then completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn judge_api_calls_do_not_count_a_text_unless_the_setting_allows() {
+    use std::sync::atomic::Ordering;
+    for records in [false, true] {
+        let dir = TempDir::new("state-judge-api");
+        let (upstream, received) = counting_upstream().await;
+        let text = format!(
+            "{BURST}\n[state]\nurl = \"memory\"\n[server]\nlisten = \"127.0.0.1:0\"\n\
+             upstream = \"{upstream}\"\njudge_api_records = {records}\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\n[decision_log]\noutput = \"off\"\n"
+        );
+        let mut config = palisade::Config::parse(&text).unwrap();
+        config.base_dir = dir.0.clone();
+        let running = palisade_e2e::serve_in_process(
+            config,
+            palisade::server::ServeOptions {
+                admin_token: Some("state-token".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        let http = reqwest::Client::new();
+        for i in 0..5 {
+            let d = judge(&http, &running.url, copy(i)).await;
+            assert_eq!(d["trace"][0]["module"], "duplicate-burst", "{d:#}");
+        }
+        let status = http
+            .post(format!("{}/users/alice/inbox", running.url))
+            .header("content-type", "application/activity+json")
+            .body(copy(5))
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 202);
+        let reached = received.load(Ordering::SeqCst);
+        if records {
+            assert_eq!(reached, 0, "counted judge calls complete the burst");
+        } else {
+            assert_eq!(reached, 1, "the real post must reach the server");
+        }
+    }
+}
+
+/// A module storing distinct keys without end is held to `state.max_keys`
+/// on every backend: the store stays bounded, each refused write is a
+/// `quota` error of the module (counted, failure policy applied), and the
+/// other modules judge as before.
+#[test]
+fn a_module_hoarding_keys_is_held_to_its_quota_on_every_backend() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("state-hoard");
+    for url in [
+        "memory".to_owned(),
+        "sqlite:state.db".to_owned(),
+        redis.url(),
+    ] {
+        let module = palisade_e2e::fixture("hoarder");
+        let p = palisade_e2e::palisade(
+            &format!(
+                "[[policy]]\nsource = \"{}\"\ngrants = [\"log\", \"state\"]\non_error = \"quarantine\"\n\
+                 [[policy]]\nsource = \"builtin:mention-limit\"\n\
+                 [state]\nurl = \"{url}\"\nmax_keys = 1200\n",
+                module.display()
+            ),
+            &dir.0,
+        );
+        let mut kinds = Vec::new();
+        // Each activity stores 500 distinct keys: the quota is reached in
+        // the third.
+        for i in 0..6 {
+            let d = palisade_e2e::judge(&p, &note(&format!("https://h.example/u/{i}"), "hoard"));
+            kinds.push(d.trace[0].error.as_ref().map(|e| e.kind));
+            if let Some(e) = &d.trace[0].error {
+                assert!(e.message.contains("state.max_keys"), "{url}: {}", e.message);
+                assert_eq!(d.action, palisade::Action::Quarantine, "{url}");
+            }
+            assert_eq!(d.trace[1].module, "mention-limit", "{url}");
+            assert!(d.trace[1].error.is_none(), "{url}");
+        }
+        assert_eq!(
+            kinds,
+            [
+                None,
+                None,
+                Some("quota"),
+                Some("quota"),
+                Some("quota"),
+                Some("quota")
+            ],
+            "{url}"
+        );
+        let held = p
+            .runtime()
+            .state()
+            .keys("hoarder", palisade::runtime::unix_ms())
+            .unwrap();
+        assert_eq!(held, 1200, "{url}: keys held by the module");
+        let set = p.policies();
+        let stats = set.modules()[0].stats();
+        assert_eq!(
+            stats.errors_of(palisade::runtime::ErrorKind::Quota),
+            4,
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn windows_are_never_longer_than_the_longest_time_to_live() {
+    let config = StateConfig {
+        url: "memory".into(),
+        max_ttl_seconds: 10,
+        ..StateConfig::default()
+    };
+    let state = state::open(&config, Path::new(".")).unwrap();
+    let now = 1_700_000_000_000;
+    assert_eq!(state.hit("hoarder", "forever", u32::MAX, now).unwrap(), 1);
+    assert_eq!(
+        state
+            .count("hoarder", "forever", u32::MAX, now + 9_000)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        state
+            .count("hoarder", "forever", u32::MAX, now + 10_000)
+            .unwrap(),
+        0,
+        "an event is forgotten after max_ttl_seconds, whatever window was asked"
+    );
+    state
+        .distinct_add("hoarder", "set", "m", u32::MAX, now)
+        .unwrap();
+    assert_eq!(
+        state
+            .distinct_count("hoarder", "set", u32::MAX, now + 10_000)
+            .unwrap(),
+        0
     );
 }

@@ -39,17 +39,32 @@ impl state::Host for StoreData {
         Ok(self.state.get(&self.namespace, &key, self.now_ms)?)
     }
 
+    // Without `record`, writes are skipped and counts answer as if this
+    // activity had been counted (nothing else is hidden from the module).
+
     fn put(&mut self, key: String, value: Vec<u8>, ttl_seconds: u32) -> wasmtime::Result<()> {
+        if !self.record {
+            return Ok(());
+        }
         Ok(self
             .state
             .put(&self.namespace, &key, &value, ttl_seconds, self.now_ms)?)
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        if !self.record {
+            return Ok(());
+        }
         Ok(self.state.delete(&self.namespace, &key)?)
     }
 
     fn hit(&mut self, key: String, window_seconds: u32) -> wasmtime::Result<u64> {
+        if !self.record {
+            let n = self
+                .state
+                .count(&self.namespace, &key, window_seconds, self.now_ms)?;
+            return Ok(n + 1);
+        }
         Ok(self
             .state
             .hit(&self.namespace, &key, window_seconds, self.now_ms)?)
@@ -67,6 +82,14 @@ impl state::Host for StoreData {
         member: String,
         window_seconds: u32,
     ) -> wasmtime::Result<u64> {
+        if !self.record {
+            let (ns, now) = (&*self.namespace, self.now_ms);
+            let n = self.state.distinct_count(ns, &key, window_seconds, now)?;
+            let known = self
+                .state
+                .distinct_has(ns, &key, &member, window_seconds, now)?;
+            return Ok(n + u64::from(!known));
+        }
         Ok(self
             .state
             .distinct_add(&self.namespace, &key, &member, window_seconds, self.now_ms)?)

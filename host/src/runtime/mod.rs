@@ -4,6 +4,7 @@
 
 mod bindings;
 pub mod cache;
+mod clocks;
 mod contract;
 mod imports;
 mod limits;
@@ -24,7 +25,8 @@ pub use bindings::{
     Activity, Context, Description, Direction, Rewrite, Ruling, Score, Verdict, Visibility,
 };
 pub use module::{
-    CallError, ErrorKind, LoadError, Module, ModuleSettings, ModuleStats, sha256_hex, unix_ms,
+    CallError, ErrorKind, LoadError, Module, ModuleSettings, ModuleStats, RESERVED_NAMES,
+    check_name, sha256_hex, unix_ms,
 };
 
 use crate::lists::Lists;
@@ -91,8 +93,9 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         // Guests built for wasm32-wasip2 import WASI even for pure
         // computation; the context grants nothing (no preopens, no
-        // environment, no sockets, output discarded).
+        // environment, no sockets, output discarded) and never waits.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        clocks::add_to_linker(&mut linker)?;
         contract::add_to_linker(&mut linker)?;
         let cache = cache_dir.and_then(|dir| match ModuleCache::open(dir, &engine) {
             Ok(cache) => Some(cache),
@@ -227,18 +230,27 @@ pub(crate) struct StoreData {
     lists: Arc<ArcSwap<Lists>>,
     /// The current activity's receive time, for state windows.
     now_ms: u64,
+    /// Whether the current call may write state (see `Envelope::record`).
+    record: bool,
+    /// When the current call's CPU deadline ends: no WASI wait may end
+    /// later (see `clocks`).
+    deadline: std::time::Instant,
 }
 
 impl StoreData {
     pub(crate) fn new(runtime: &Runtime, namespace: Arc<str>, memory_bytes: usize) -> Self {
         StoreData {
-            wasi: WasiCtx::builder().build(),
+            wasi: WasiCtx::builder()
+                .monotonic_clock(clocks::SandboxClock)
+                .build(),
             table: ResourceTable::new(),
             memory: MemoryCap::new(memory_bytes),
             namespace,
             state: runtime.state.clone(),
             lists: runtime.lists.clone(),
             now_ms: 0,
+            record: true,
+            deadline: std::time::Instant::now(),
         }
     }
 }

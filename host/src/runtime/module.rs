@@ -11,10 +11,12 @@ use wasmtime::{Store, Trap};
 
 use super::bindings::{Activity, Context, Description, Ruling, Verdict};
 use super::cache::Compiled;
+use super::clocks::WaitPastDeadline;
 use super::contract::{Bindings, Pre};
 use super::{EPOCH_TICK, Runtime, StoreData};
 use crate::config::{Capability, FailurePolicy, Mode, PolicyConfig};
 use crate::signing::SignatureStatus;
+use crate::state::StateError;
 
 /// Limits on what a module may return, so one module cannot flood the
 /// decision log.
@@ -22,6 +24,12 @@ const MAX_REASON_BYTES: usize = 4096;
 const MAX_LABELS: usize = 16;
 const MAX_LABEL_BYTES: usize = 64;
 const MAX_ABS_POINTS: f64 = 1e6;
+
+/// Native stack of the thread a module is loaded on (compiling included).
+const LOAD_STACK_BYTES: usize = 8 << 20;
+
+/// Names no module may take: they name the host's own records and metrics.
+pub const RESERVED_NAMES: [&str; 3] = ["actor", "host", "palisade"];
 
 /// Consecutive failures after which a module is backed off.
 const BACKOFF_AFTER: u32 = 5;
@@ -49,9 +57,7 @@ pub enum LoadError {
     World(String),
     #[error("failed to start: {0}")]
     Start(CallError),
-    #[error(
-        "describe() returned an unusable name `{0}`: use lower-case letters, digits and dashes"
-    )]
+    #[error("{0}")]
     BadName(String),
     #[error("refused its configuration: {0}")]
     Configure(String),
@@ -73,16 +79,19 @@ pub enum ErrorKind {
     Instantiate,
     /// The module failed too often in a row and is resting.
     Backoff,
+    /// The module went past one of its quotas (state keys or sizes).
+    Quota,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Timeout,
         ErrorKind::Memory,
         ErrorKind::Trap,
         ErrorKind::BadOutput,
         ErrorKind::Instantiate,
         ErrorKind::Backoff,
+        ErrorKind::Quota,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -93,6 +102,7 @@ impl ErrorKind {
             ErrorKind::BadOutput => "bad-output",
             ErrorKind::Instantiate => "instantiate",
             ErrorKind::Backoff => "backoff",
+            ErrorKind::Quota => "quota",
         }
     }
 }
@@ -118,7 +128,7 @@ impl CallError {
 #[derive(Debug, Default)]
 pub struct ModuleStats {
     pub calls: AtomicU64,
-    pub errors: [AtomicU64; 6],
+    pub errors: [AtomicU64; 7],
     pub instantiations: AtomicU64,
 }
 
@@ -201,6 +211,10 @@ impl Module {
         Self::prepare(runtime, source, bytes, &cfg, "{}".into(), false)
     }
 
+    /// Load on a thread of its own. WASI's stdio and poll calls enter a
+    /// tokio runtime to run; on a thread that already drives one (`serve`
+    /// loads its modules from inside its runtime) that would panic and take
+    /// the process down. A panic while loading fails this module only.
     fn prepare(
         runtime: &Arc<Runtime>,
         source: &str,
@@ -209,6 +223,40 @@ impl Module {
         config_json: String,
         configure: bool,
     ) -> Result<Module, LoadError> {
+        std::thread::scope(|scope| {
+            let loading = std::thread::Builder::new()
+                .name("palisade-load".into())
+                .stack_size(LOAD_STACK_BYTES)
+                .spawn_scoped(scope, || {
+                    Self::prepare_here(runtime, source, bytes, cfg, config_json, configure)
+                })
+                .map_err(|e| {
+                    LoadError::Start(CallError::new(
+                        ErrorKind::Instantiate,
+                        format!("cannot start a thread to load it: {e}"),
+                    ))
+                })?;
+            loading.join().unwrap_or_else(|_| {
+                Err(LoadError::Start(CallError::new(
+                    ErrorKind::Trap,
+                    "loading it panicked in the host",
+                )))
+            })
+        })
+    }
+
+    fn prepare_here(
+        runtime: &Arc<Runtime>,
+        source: &str,
+        bytes: &[u8],
+        cfg: &PolicyConfig,
+        config_json: String,
+        configure: bool,
+    ) -> Result<Module, LoadError> {
+        if let Some(name) = &cfg.name {
+            check_name(name)
+                .map_err(|e| LoadError::BadName(format!("its `name` setting is {e}")))?;
+        }
         let sha256 = sha256_hex(bytes);
         if let Some(expected) = &cfg.sha256
             && !expected.eq_ignore_ascii_case(&sha256)
@@ -271,9 +319,8 @@ impl Module {
             .bindings
             .describe(&mut warm.store)
             .map_err(|e| LoadError::Start(classify(e, &mut warm.store)))?;
-        if !valid_name(&description.name) {
-            return Err(LoadError::BadName(description.name));
-        }
+        check_name(&description.name)
+            .map_err(|e| LoadError::BadName(format!("describe() returned {e}")))?;
         if module.name.is_empty() {
             module.name = Arc::from(description.name.as_str());
         }
@@ -384,10 +431,17 @@ impl Module {
         })
     }
 
-    /// Judge one activity under the module's deadline and memory cap.
-    pub fn judge(&self, activity: &Activity, cx: &Context) -> Result<Verdict, CallError> {
+    /// Judge one activity under the module's deadline and memory cap;
+    /// `record`: whether its state writes are kept (see
+    /// [`Envelope::record`](crate::pipeline::Envelope::record)).
+    pub fn judge(
+        &self,
+        activity: &Activity,
+        cx: &Context,
+        record: bool,
+    ) -> Result<Verdict, CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.judge_inner(activity, cx);
+        let result = self.judge_inner(activity, cx, record);
         let now = unix_ms();
         match &result {
             Ok(_) => self.failures_in_a_row.store(0, Ordering::Relaxed),
@@ -408,7 +462,12 @@ impl Module {
         result
     }
 
-    fn judge_inner(&self, activity: &Activity, cx: &Context) -> Result<Verdict, CallError> {
+    fn judge_inner(
+        &self,
+        activity: &Activity,
+        cx: &Context,
+        record: bool,
+    ) -> Result<Verdict, CallError> {
         let resting_until = self.resting_until_ms.load(Ordering::Relaxed);
         if resting_until > unix_ms() {
             return Err(CallError::new(
@@ -429,6 +488,7 @@ impl Module {
             }
         };
         warm.store.data_mut().now_ms = cx.received_at;
+        warm.store.data_mut().record = record;
         self.arm(&mut warm.store);
         let verdict = warm
             .bindings
@@ -473,12 +533,14 @@ impl Module {
             .map_err(|message| CallError::new(ErrorKind::BadOutput, message))
     }
 
-    /// Give the next call its deadline.
+    /// Give the next call its deadline: epochs interrupt the wasm, and
+    /// WASI waits may not end past it.
     fn arm(&self, store: &mut Store<StoreData>) {
         let tick = EPOCH_TICK.as_micros().max(1);
         let ticks = self.settings.timeout.as_micros().div_ceil(tick) as u64;
         // One more tick: the current one may be almost over.
         store.set_epoch_deadline(ticks.max(1) + 1);
+        store.data_mut().deadline = std::time::Instant::now() + self.settings.timeout;
     }
 }
 
@@ -531,6 +593,12 @@ fn check_imports(
 /// Turn a wasmtime error into what happened, in the module's terms.
 fn classify(error: wasmtime::Error, store: &mut Store<StoreData>) -> CallError {
     let refused_memory = store.data_mut().memory.take_refused();
+    if let Some(quota @ StateError::Quota(_)) = error.downcast_ref::<StateError>() {
+        return CallError::new(ErrorKind::Quota, quota.message());
+    }
+    if let Some(wait) = error.downcast_ref::<WaitPastDeadline>() {
+        return CallError::new(ErrorKind::Timeout, wait.to_string());
+    }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallError::new(ErrorKind::Timeout, "ran past its CPU deadline"),
         _ if refused_memory => CallError::new(
@@ -597,12 +665,28 @@ fn check_verdict(verdict: &Verdict) -> Result<(), CallError> {
     Ok(())
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
+/// Whether `name` may name a module (in `describe()` or in its settings):
+/// it is its state namespace, its log tag and its metrics label, so it is
+/// short, plain, and none of [`RESERVED_NAMES`]. The error says why not.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
         && name.len() <= 64
         && name
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !plain {
+        let shown: String = name.chars().take(64).collect();
+        return Err(format!(
+            "an unusable module name `{shown}`: use 1 to 64 lower-case letters, digits, `-` and `_`"
+        ));
+    }
+    if RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "the module name `{name}`, which is reserved for the host ({})",
+            RESERVED_NAMES.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 pub fn unix_ms() -> u64 {

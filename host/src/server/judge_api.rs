@@ -32,6 +32,7 @@ pub async fn judge(State(app): State<Arc<App>>, body: Bytes) -> Response {
         direction: Direction::Inbound,
         received_at: unix_ms(),
         recipient: None,
+        record: app.config.server.judge_api_records,
     };
     let decision = app.judge(body.clone(), envelope.clone()).await;
     if let Some(e) = &decision.error {

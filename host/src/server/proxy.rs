@@ -220,6 +220,7 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
         direction: Direction::Inbound,
         received_at: unix_ms(),
         recipient,
+        record: true,
     };
     let decision = app.judge(bytes.clone(), envelope.clone()).await;
 

@@ -78,7 +78,9 @@ impl Failover {
             op(&self.local)
         } else {
             Err(error.unwrap_or_else(|| {
-                super::StateError("state backend unreachable (retrying every second)".into())
+                super::StateError::Backend(
+                    "state backend unreachable (retrying every second)".into(),
+                )
             }))
         }
     }
@@ -120,8 +122,27 @@ impl StateBackend for Failover {
         self.call(|b| b.distinct_count(ns, key, window, now))
     }
 
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<bool> {
+        self.call(|b| b.distinct_has(ns, key, member, window, now))
+    }
+
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
         self.call(|b| b.first_seen(subject, now))
+    }
+
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
+        self.call(|b| b.seen_since(subject))
+    }
+
+    fn keys(&self, ns: &str, now: u64) -> StateResult<u64> {
+        self.call(|b| b.keys(ns, now))
     }
 
     fn health(&self) -> Option<Health> {

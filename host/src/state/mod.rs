@@ -15,6 +15,7 @@ mod failover;
 mod redis;
 mod sqlite;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -27,10 +28,26 @@ pub use sqlite::SqliteBackend;
 
 use crate::config::{StateConfig, StateOnError};
 
-/// A state backend failed; the module's failure policy applies.
+/// A state call failed; the module's failure policy applies.
 #[derive(Debug, thiserror::Error)]
-#[error("state backend: {0}")]
-pub struct StateError(pub String);
+pub enum StateError {
+    /// The backend failed (unreachable, a disk error).
+    #[error("state backend: {0}")]
+    Backend(String),
+    /// The module went past one of its quotas (`[state]`): an error of
+    /// its own kind, counted as such.
+    #[error("state quota: {0}")]
+    Quota(String),
+}
+
+impl StateError {
+    /// What went wrong, without the prefix.
+    pub fn message(&self) -> &str {
+        match self {
+            StateError::Backend(m) | StateError::Quota(m) => m,
+        }
+    }
+}
 
 pub type StateResult<T> = Result<T, StateError>;
 
@@ -57,9 +74,24 @@ pub trait StateBackend: Send + Sync {
         window_seconds: u32,
         now: u64,
     ) -> StateResult<u64>;
+    /// Whether `member` is in the set `key`, seen within `window_seconds`.
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window_seconds: u32,
+        now: u64,
+    ) -> StateResult<bool>;
     /// When `subject` (an actor's URI, a host) was first seen; `now` the
-    /// first time, which is then remembered.
+    /// first time, which is then remembered. Kept apart from every module's
+    /// keys.
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64>;
+    /// When `subject` was first seen, if it was; nothing is recorded.
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>>;
+    /// How many keys the namespace `ns` holds (values, counters and sets;
+    /// what has expired may still count until it is swept).
+    fn keys(&self, ns: &str, now: u64) -> StateResult<u64>;
     /// For a backend that can be unreachable: whether it is, and how many
     /// calls failed.
     fn health(&self) -> Option<Health> {
@@ -99,7 +131,7 @@ impl std::str::FromStr for StateUrl {
 /// Open the state backend `config` names (`base` resolves a relative
 /// SQLite path).
 pub fn open(config: &StateConfig, base: &Path) -> StateResult<Arc<dyn StateBackend>> {
-    let url: StateUrl = config.url.parse().map_err(StateError)?;
+    let url: StateUrl = config.url.parse().map_err(StateError::Backend)?;
     let backend: Arc<dyn StateBackend> = match url {
         StateUrl::Memory => Arc::new(MemoryBackend::new()),
         StateUrl::Sqlite(path) => {
@@ -124,23 +156,48 @@ pub fn open(config: &StateConfig, base: &Path) -> StateResult<Arc<dyn StateBacke
         max_key_bytes: config.max_key_bytes,
         max_value_bytes: config.max_value_bytes,
         max_ttl_seconds: config.max_ttl_seconds,
+        max_keys: config.max_keys,
     }))
 }
 
-/// Per-module limits, the same for every backend: key and value sizes, and
-/// a longest time to live (a value stored "forever" gets it), so what a
-/// module stores is bounded by what it stores per second.
+/// Per-module limits, the same for every backend: key and value sizes, a
+/// number of keys per module, and a longest time to live (a value stored
+/// "forever" gets it, a window longer is cut to it), so what a module
+/// holds is bounded whatever it does. A breach is a [`StateError::Quota`].
 pub struct Quotas {
     pub inner: Arc<dyn StateBackend>,
     pub max_key_bytes: usize,
     pub max_value_bytes: usize,
     pub max_ttl_seconds: u32,
+    pub max_keys: u64,
 }
 
 impl Quotas {
+    /// A window no longer than the longest time to live: nothing is
+    /// remembered longer than that, however long a window is asked for.
+    fn window(&self, window: u32) -> u32 {
+        window.min(self.max_ttl_seconds)
+    }
+
+    /// Refuse a key that `ns` does not hold yet when it is at its quota.
+    fn check_room(
+        &self,
+        ns: &str,
+        fresh: impl FnOnce() -> StateResult<bool>,
+        now: u64,
+    ) -> StateResult<()> {
+        if self.inner.keys(ns, now)? >= self.max_keys && fresh()? {
+            return Err(StateError::Quota(format!(
+                "module `{ns}` holds {} keys, its quota (state.max_keys)",
+                self.max_keys
+            )));
+        }
+        Ok(())
+    }
+
     fn check_key(&self, ns: &str, key: &str) -> StateResult<()> {
         if key.len() > self.max_key_bytes {
-            return Err(StateError(format!(
+            return Err(StateError::Quota(format!(
                 "module `{ns}` used a key of {} bytes; state.max_key_bytes is {}",
                 key.len(),
                 self.max_key_bytes
@@ -159,7 +216,7 @@ impl StateBackend for Quotas {
     fn put(&self, ns: &str, key: &str, value: &[u8], ttl: u32, now: u64) -> StateResult<()> {
         self.check_key(ns, key)?;
         if value.len() > self.max_value_bytes {
-            return Err(StateError(format!(
+            return Err(StateError::Quota(format!(
                 "module `{ns}` stored a value of {} bytes; state.max_value_bytes is {}",
                 value.len(),
                 self.max_value_bytes
@@ -170,6 +227,7 @@ impl StateBackend for Quotas {
         } else {
             ttl.min(self.max_ttl_seconds)
         };
+        self.check_room(ns, || Ok(self.inner.get(ns, key, now)?.is_none()), now)?;
         self.inner.put(ns, key, value, ttl, now)
     }
 
@@ -180,12 +238,14 @@ impl StateBackend for Quotas {
 
     fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
         self.check_key(ns, key)?;
+        let window = self.window(window);
+        self.check_room(ns, || Ok(self.inner.count(ns, key, window, now)? == 0), now)?;
         self.inner.hit(ns, key, window, now)
     }
 
     fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
         self.check_key(ns, key)?;
-        self.inner.count(ns, key, window, now)
+        self.inner.count(ns, key, self.window(window), now)
     }
 
     fn distinct_add(
@@ -198,16 +258,44 @@ impl StateBackend for Quotas {
     ) -> StateResult<u64> {
         self.check_key(ns, key)?;
         self.check_key(ns, member)?;
+        let window = self.window(window);
+        self.check_room(
+            ns,
+            || Ok(self.inner.distinct_count(ns, key, window, now)? == 0),
+            now,
+        )?;
         self.inner.distinct_add(ns, key, member, window, now)
     }
 
     fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
         self.check_key(ns, key)?;
-        self.inner.distinct_count(ns, key, window, now)
+        self.inner.distinct_count(ns, key, self.window(window), now)
+    }
+
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<bool> {
+        self.check_key(ns, key)?;
+        self.check_key(ns, member)?;
+        self.inner
+            .distinct_has(ns, key, member, self.window(window), now)
     }
 
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
         self.inner.first_seen(subject, now)
+    }
+
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
+        self.inner.seen_since(subject)
+    }
+
+    fn keys(&self, ns: &str, now: u64) -> StateResult<u64> {
+        self.inner.keys(ns, now)
     }
 
     fn health(&self) -> Option<Health> {
@@ -215,10 +303,14 @@ impl StateBackend for Quotas {
     }
 }
 
-/// In-process state: nothing to install, gone at exit.
+/// In-process state: nothing to install, gone at exit. One
+/// [`MemoryState`] per module namespace (so that its keys can be counted
+/// against its quota), and one for the host's first-seen times, which no
+/// namespace reaches.
 #[derive(Default)]
 pub struct MemoryBackend {
-    inner: Mutex<MemoryState>,
+    modules: Mutex<HashMap<String, MemoryState>>,
+    host: Mutex<MemoryState>,
 }
 
 impl MemoryBackend {
@@ -226,42 +318,47 @@ impl MemoryBackend {
         Self::default()
     }
 
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut MemoryState) -> R) -> StateResult<R> {
+    /// Run `f` on the state of namespace `ns`.
+    pub(crate) fn with<R>(
+        &self,
+        ns: &str,
+        f: impl FnOnce(&mut MemoryState) -> R,
+    ) -> StateResult<R> {
         // A panic while holding the lock leaves counts usable: keep going.
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(f(&mut guard))
+        let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        let state = match modules.get_mut(ns) {
+            Some(state) => state,
+            None => modules.entry(ns.to_owned()).or_default(),
+        };
+        Ok(f(state))
     }
-}
 
-/// Module keys live under the module's namespace; the host's own keys
-/// (first-seen) under a namespace no module name can take.
-pub(crate) fn scoped(ns: &str, key: &str) -> String {
-    let mut s = String::with_capacity(ns.len() + key.len() + 1);
-    s.push_str(ns);
-    s.push('\0');
-    s.push_str(key);
-    s
+    /// Run `f` on the host's own records.
+    pub(crate) fn with_host<R>(&self, f: impl FnOnce(&mut MemoryState) -> R) -> StateResult<R> {
+        let mut host = self.host.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(f(&mut host))
+    }
 }
 
 impl StateBackend for MemoryBackend {
     fn get(&self, ns: &str, key: &str, now: u64) -> StateResult<Option<Vec<u8>>> {
-        self.with(|m| m.get(&scoped(ns, key), now))
+        self.with(ns, |m| m.get(key, now))
     }
 
     fn put(&self, ns: &str, key: &str, value: &[u8], ttl: u32, now: u64) -> StateResult<()> {
-        self.with(|m| m.put(&scoped(ns, key), value, ttl, now))
+        self.with(ns, |m| m.put(key, value, ttl, now))
     }
 
     fn delete(&self, ns: &str, key: &str) -> StateResult<()> {
-        self.with(|m| m.delete(&scoped(ns, key)))
+        self.with(ns, |m| m.delete(key))
     }
 
     fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
-        self.with(|m| m.hit(&scoped(ns, key), window, now))
+        self.with(ns, |m| m.hit(key, window, now))
     }
 
     fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
-        self.with(|m| m.count(&scoped(ns, key), window, now))
+        self.with(ns, |m| m.count(key, window, now))
     }
 
     fn distinct_add(
@@ -272,15 +369,33 @@ impl StateBackend for MemoryBackend {
         window: u32,
         now: u64,
     ) -> StateResult<u64> {
-        self.with(|m| m.distinct_add(&scoped(ns, key), member, window, now))
+        self.with(ns, |m| m.distinct_add(key, member, window, now))
     }
 
     fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
-        self.with(|m| m.distinct_count(&scoped(ns, key), window, now))
+        self.with(ns, |m| m.distinct_count(key, window, now))
+    }
+
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<bool> {
+        self.with(ns, |m| m.distinct_has(key, member, window, now))
     }
 
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
-        // The SDK's test host keys first-seen times the same way.
-        self.with(|m| m.first_seen(subject, now))
+        self.with_host(|m| m.first_seen(subject, now))
+    }
+
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
+        self.with_host(|m| m.seen_since(subject))
+    }
+
+    fn keys(&self, ns: &str, _now: u64) -> StateResult<u64> {
+        self.with(ns, |m| m.keys() as u64)
     }
 }

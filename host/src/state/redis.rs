@@ -24,8 +24,9 @@ const FIRST_SEEN_KNOWN: usize = 1 << 20;
 
 /// Add to a window (an event, or a member's latest sighting), prune what
 /// the longest window of the key can no longer count, cap its size, and
-/// count the window. KEYS: the sorted set, its longest-window record.
-/// ARGV: now (ms), window (ms), member, cap.
+/// count the window. KEYS: the sorted set, its longest-window record, the
+/// namespace's key index. ARGV: now (ms), window (ms), member, cap, the
+/// key's name in the index.
 const WINDOW_ADD: &str = r"
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -38,6 +39,7 @@ local n = redis.call('ZCARD', KEYS[1])
 local cap = tonumber(ARGV[4])
 if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
 redis.call('PEXPIRE', KEYS[1], longest + 60000)
+redis.call('ZADD', KEYS[3], now + longest + 60000, ARGV[5])
 return redis.call('ZCOUNT', KEYS[1], '(' .. (now - window), '+inf')
 ";
 
@@ -54,15 +56,15 @@ pub struct RedisBackend {
 }
 
 fn redis_error(e: redis::RedisError) -> StateError {
-    StateError(format!("redis: {e}"))
+    StateError::Backend(format!("redis: {e}"))
 }
 
 impl RedisBackend {
     /// A backend for the Redis at `url` (`redis://HOST:PORT[/DB]`). Does
     /// not connect yet: Palisade starts while Redis is down.
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> StateResult<RedisBackend> {
-        let client =
-            Client::open(url).map_err(|e| StateError(format!("invalid Redis URL `{url}`: {e}")))?;
+        let client = Client::open(url)
+            .map_err(|e| StateError::Backend(format!("invalid Redis URL `{url}`: {e}")))?;
         Ok(RedisBackend {
             client,
             prefix: prefix.to_owned(),
@@ -103,6 +105,19 @@ impl RedisBackend {
         format!("{}:{ns}:{kind}:{key}", self.prefix)
     }
 
+    /// The namespace's key index: a sorted set of its keys (`KIND:KEY`)
+    /// by when they expire (ms), to count them against its quota.
+    fn index(&self, ns: &str) -> String {
+        format!("{}:{ns}:#keys", self.prefix)
+    }
+
+    /// The host's first-seen records: `PREFIX::first-seen:…`, with an
+    /// empty namespace, which no module has (module names are 1 to 64
+    /// letters, digits, `-` and `_`, so never empty and never holding `:`).
+    fn first_seen_key(&self, subject: &str) -> String {
+        format!("{}::first-seen:{subject}", self.prefix)
+    }
+
     /// Add `member` at `now` to the `kind` window (`ev`ents or `set`
     /// members) of a key; the count within `window`.
     fn add(
@@ -125,10 +140,12 @@ impl RedisBackend {
             self.window_add
                 .key(&set)
                 .key(&longest)
+                .key(self.index(ns))
                 .arg(now)
                 .arg(u64::from(window) * 1000)
                 .arg(member)
                 .arg(cap)
+                .arg(format!("{kind}:{key}"))
                 .invoke(c)
         })
     }
@@ -154,19 +171,66 @@ impl StateBackend for RedisBackend {
 
     fn put(&self, ns: &str, key: &str, value: &[u8], ttl: u32, _now: u64) -> StateResult<()> {
         let k = self.key("kv", ns, key);
+        // Redis expires values by its clock; the index follows the same.
+        let expires = if ttl > 0 {
+            crate::runtime::unix_ms() as f64 + f64::from(ttl) * 1000.0
+        } else {
+            f64::INFINITY
+        };
         self.with(|c| {
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(&k).arg(value);
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            let set = pipe.cmd("SET").arg(&k).arg(value);
             if ttl > 0 {
-                cmd.arg("EX").arg(ttl);
+                set.arg("EX").arg(ttl);
             }
-            cmd.query(c)
+            pipe.ignore();
+            pipe.cmd("ZADD")
+                .arg(self.index(ns))
+                .arg(if expires.is_finite() {
+                    expires.to_string()
+                } else {
+                    "+inf".into()
+                })
+                .arg(format!("kv:{key}"))
+                .ignore();
+            pipe.query::<()>(c)
         })
     }
 
     fn delete(&self, ns: &str, key: &str) -> StateResult<()> {
         let keys = ["kv", "ev", "evw", "set", "setw"].map(|kind| self.key(kind, ns, key));
-        self.with(|c| redis::cmd("DEL").arg(&keys[..]).query(c))
+        let indexed = ["kv", "ev", "set"].map(|kind| format!("{kind}:{key}"));
+        self.with(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("DEL")
+                .arg(&keys[..])
+                .ignore()
+                .cmd("ZREM")
+                .arg(self.index(ns))
+                .arg(&indexed[..])
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    fn keys(&self, ns: &str, _now: u64) -> StateResult<u64> {
+        let index = self.index(ns);
+        let now = crate::runtime::unix_ms();
+        self.with(|c| {
+            let (n,): (u64,) = redis::pipe()
+                .atomic()
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(&index)
+                .arg("-inf")
+                .arg(now)
+                .ignore()
+                .cmd("ZCARD")
+                .arg(&index)
+                .query(c)?;
+            Ok(n)
+        })
     }
 
     fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
@@ -194,6 +258,34 @@ impl StateBackend for RedisBackend {
         self.count_in("set", ns, key, window, now)
     }
 
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<bool> {
+        let set = self.key("set", ns, key);
+        let seen: Option<f64> =
+            self.with(|c| redis::cmd("ZSCORE").arg(&set).arg(member).query(c))?;
+        let since = now as f64 - f64::from(window) * 1000.0;
+        Ok(seen.is_some_and(|t| t > since))
+    }
+
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
+        if let Some(at) = self
+            .first_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(subject)
+        {
+            return Ok(Some(*at));
+        }
+        let k = self.first_seen_key(subject);
+        self.with(|c| redis::cmd("GET").arg(&k).query(c))
+    }
+
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
         // A first-seen time never changes once stored: remember it.
         if let Some(at) = self
@@ -205,7 +297,7 @@ impl StateBackend for RedisBackend {
             return Ok(*at);
         }
         // SET NX GET: the earlier time if there is one, else ours is stored.
-        let k = format!("{}::first-seen:{subject}", self.prefix);
+        let k = self.first_seen_key(subject);
         let earlier: Option<u64> = self.with(|c| {
             redis::cmd("SET")
                 .arg(&k)

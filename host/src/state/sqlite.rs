@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
-use super::{MemoryBackend, StateBackend, StateError, StateResult, scoped};
+use super::{MemoryBackend, StateBackend, StateError, StateResult};
 
 /// How long a change may wait before it is written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -90,10 +90,11 @@ impl SqliteBackend {
     /// memory.
     pub fn open(path: &Path) -> StateResult<SqliteBackend> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StateError(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StateError::Backend(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
-        let failed = |e: rusqlite::Error| StateError(format!("{}: {e}", path.display()));
+        let failed = |e: rusqlite::Error| StateError::Backend(format!("{}: {e}", path.display()));
         let conn = Connection::open(path).map_err(failed)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(failed)?;
         conn.execute_batch(SCHEMA).map_err(failed)?;
@@ -103,7 +104,7 @@ impl SqliteBackend {
         let writer = std::thread::Builder::new()
             .name("palisade-state".into())
             .spawn(move || write_behind(conn, rx))
-            .map_err(|e| StateError(format!("cannot start the state writer: {e}")))?;
+            .map_err(|e| StateError::Backend(format!("cannot start the state writer: {e}")))?;
         Ok(SqliteBackend {
             memory,
             changes: Mutex::new(Some(tx)),
@@ -137,7 +138,7 @@ fn load(conn: &Connection, memory: &MemoryBackend) -> rusqlite::Result<()> {
     let values = values
         .query_map([], |r| {
             Ok((
-                scoped(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                 r.get::<_, Vec<u8>>(2)?,
                 r.get::<_, Option<i64>>(3)?,
             ))
@@ -150,7 +151,7 @@ fn load(conn: &Connection, memory: &MemoryBackend) -> rusqlite::Result<()> {
     let events = events
         .query_map([], |r| {
             Ok((
-                scoped(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
             ))
@@ -163,7 +164,7 @@ fn load(conn: &Connection, memory: &MemoryBackend) -> rusqlite::Result<()> {
     let members = members
         .query_map([], |r| {
             Ok((
-                scoped(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                 r.get::<_, String>(2)?,
                 r.get::<_, i64>(3)?,
                 r.get::<_, i64>(4)?,
@@ -174,16 +175,20 @@ fn load(conn: &Connection, memory: &MemoryBackend) -> rusqlite::Result<()> {
     let first = first
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let _ = memory.with(|m| {
-        for (key, value, expires) in values {
-            m.restore_value(&key, value, expires.map(|e| e as u64));
-        }
-        for (key, at, longest) in events {
-            m.restore_event(&key, at as u64, longest as u64);
-        }
-        for (key, member, seen, longest) in members {
-            m.restore_member(&key, &member, seen as u64, longest as u64);
-        }
+    for ((ns, key), value, expires) in values {
+        let _ = memory.with(&ns, |m| {
+            m.restore_value(&key, value, expires.map(|e| e as u64))
+        });
+    }
+    for ((ns, key), at, longest) in events {
+        let _ = memory.with(&ns, |m| m.restore_event(&key, at as u64, longest as u64));
+    }
+    for ((ns, key), member, seen, longest) in members {
+        let _ = memory.with(&ns, |m| {
+            m.restore_member(&key, &member, seen as u64, longest as u64)
+        });
+    }
+    let _ = memory.with_host(|m| {
         for (subject, at) in first {
             m.restore_first_seen(&subject, at as u64);
         }
@@ -381,6 +386,25 @@ impl StateBackend for SqliteBackend {
 
     fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
         self.memory.distinct_count(ns, key, window, now)
+    }
+
+    fn distinct_has(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+    ) -> StateResult<bool> {
+        self.memory.distinct_has(ns, key, member, window, now)
+    }
+
+    fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
+        self.memory.seen_since(subject)
+    }
+
+    fn keys(&self, ns: &str, now: u64) -> StateResult<u64> {
+        self.memory.keys(ns, now)
     }
 
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
