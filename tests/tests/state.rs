@@ -591,7 +591,10 @@ fn a_module_hoarding_keys_is_held_to_its_quota_on_every_backend() {
         let module = palisade_e2e::fixture("hoarder");
         let p = palisade_e2e::palisade(
             &format!(
+                // 500 round trips to Redis in one call: a deadline to
+                // match on a loaded machine (the quota, not time, is tested).
                 "[[policy]]\nsource = \"{}\"\ngrants = [\"log\", \"state\"]\non_error = \"quarantine\"\n\
+                 timeout_ms = 20000\n\
                  [[policy]]\nsource = \"builtin:mention-limit\"\n\
                  [state]\nurl = \"{url}\"\nmax_keys = 1200\n",
                 module.display()

@@ -303,3 +303,35 @@ fn a_post_with_29000_mentions_is_rejected_not_skipped() {
         assert!(t.error.is_none(), "{} failed: {:?}", t.module, t.error);
     }
 }
+
+#[test]
+fn one_module_cannot_cancel_every_other_modules_evidence() {
+    let scorer = fixture("scorer");
+    let config = |vouch: bool| {
+        format!(
+            "[[policy]]\nsource = \"{0}\"\nname = \"evidence\"\nconfig = {{ points = 12.0 }}\n\
+             [[policy]]\nsource = \"{0}\"\nname = \"friend\"\nvouch = {vouch}\nconfig = {{ points = -1e6 }}\n",
+            scorer.display()
+        )
+    };
+    let post = note("https://spam.example/users/a", "hello");
+    // A module the admin did not allow to vouch cancels nothing.
+    let d = judge(&palisade(&config(false), &root()), &post);
+    assert_eq!((d.action, d.score), (Action::Reject, 12.0), "{:?}", d.trace);
+    assert_eq!(d.trace[1].applied, Some(0.0));
+    // One allowed to vouch takes off at most thresholds.max_vouch (5).
+    let d = judge(&palisade(&config(true), &root()), &post);
+    assert_eq!(
+        (d.action, d.score),
+        (Action::Quarantine, 7.0),
+        "{:?}",
+        d.trace
+    );
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| r.starts_with("friend: ") && r.contains("capped by thresholds.max_vouch")),
+        "{:?}",
+        d.reasons
+    );
+}
