@@ -1,22 +1,26 @@
 //! `palisade serve`: the inbox proxy, the judge API, the admin API,
 //! metrics and health checks, on axum.
 //!
-//! The path of an inbox POST: [`proxy`] reads the body (up to the limit),
-//! judges it on a blocking thread through [`PolicySet::judge`], then
-//! forwards it unchanged, answers 202 and drops it, or stores it in the
-//! [`Quarantine`] and answers 202.
+//! The path of an inbox POST: [`proxy`] normalises the path ([`paths`]),
+//! reads the body (up to the limit, within the body timeout), judges it on
+//! a blocking thread through [`PolicySet::judge`](crate::PolicySet::judge)
+//! ([`App::judge`]), then forwards it unchanged to the normalised path,
+//! answers 202 and drops it, or stores it in the [`Quarantine`] and answers
+//! 202. Connections are served by [`transport`] (header timeout, shutdown
+//! deadline).
 
 pub mod admin;
 pub mod decision_log;
 pub mod judge_api;
 pub mod metrics;
+pub mod paths;
 pub mod proxy;
+pub mod transport;
 pub mod watch;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -29,7 +33,8 @@ use crate::quarantine::Quarantine;
 use crate::{Decision, Palisade};
 use decision_log::DecisionLog;
 use metrics::Metrics;
-use proxy::{InboxPaths, Upstream};
+use paths::InboxPaths;
+use proxy::Upstream;
 
 /// Everything a request handler needs.
 pub struct App {
@@ -51,10 +56,44 @@ pub struct App {
     pub quarantine: Quarantine,
     pub metrics: Metrics,
     pub log: DecisionLog,
-    /// Activities judged at once: each holds module instances, so the pool
-    /// bounds it; a full pool queues requests rather than failing them.
+    /// Module instances in use by activities being judged, out of
+    /// `limits.instances` (the pool). An activity takes one permit per
+    /// module of the set that judges it, so the bound follows reloads: a
+    /// set with more modules judges fewer activities at once, and a full
+    /// pool queues requests rather than failing them.
     judging: Semaphore,
+    /// The permits there are (`limits.instances`).
+    instances: usize,
     admin_token: Option<String>,
+    /// Test hook: judging panics on a body containing this marker.
+    panic_marker: OnceLock<Vec<u8>>,
+}
+
+/// What judging one activity produced, carried to the part that enforces
+/// it (forward, drop, hold) and to the decision log.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub decision: Decision,
+    pub summary: Summary,
+}
+
+/// What the quarantine and the decision log say about the activity.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub activity_id: Option<String>,
+    pub actor: Option<String>,
+    pub actor_host: Option<String>,
+    /// The plain text, only when the decision log may carry it.
+    pub text: Option<String>,
+}
+
+/// Judging did not produce a decision.
+#[derive(Debug, thiserror::Error)]
+pub enum JudgeError {
+    /// Something panicked while judging; the activity was neither
+    /// forwarded nor acknowledged, so the sender retries it.
+    #[error("judging panicked: {0}")]
+    Panicked(String),
 }
 
 /// What triggered a reload.
@@ -116,16 +155,19 @@ impl App {
                     .map_err(|e| format!("cannot open the quarantine at {}: {e}", path.display()))?
             }
         };
-        let log =
-            DecisionLog::open(&config.decision_log, &config.base_dir).map_err(|e| e.to_string())?;
+        let metrics = Metrics::new();
+        let log = DecisionLog::open(
+            &config.decision_log,
+            &config.base_dir,
+            metrics.decision_log_dropped.clone(),
+        )
+        .map_err(|e| e.to_string())?;
         let upstream = match &config.server.upstream {
             Some(url) => Some(Upstream::new(url, &config.server).map_err(|e| e.to_string())?),
             None => None,
         };
         let set = palisade.policies();
-        let per_activity = set.modules().len().max(1);
-        let permits = (config.limits.instances as usize / per_activity).max(1);
-        let metrics = Metrics::new();
+        let instances = (config.limits.instances as usize).max(1);
         metrics.modules_loaded.set(set.modules().len() as i64);
         metrics
             .module_load_failures
@@ -145,8 +187,10 @@ impl App {
             quarantine,
             metrics,
             log,
-            judging: Semaphore::new(permits),
+            judging: Semaphore::new(instances),
+            instances,
             admin_token: options.admin_token.filter(|t| !t.is_empty()),
+            panic_marker: OnceLock::new(),
             live: Mutex::new(config.clone()),
             last_reload: Mutex::new(None),
             watch: Mutex::new(watch),
@@ -154,50 +198,99 @@ impl App {
         }))
     }
 
-    /// Judge `body` off the async threads, within the concurrency bound;
-    /// counts it and writes the decision log (the caller adds the
-    /// quarantine id, if any, through `record`).
-    pub async fn judge(self: &Arc<Self>, body: bytes::Bytes, envelope: Envelope) -> Decision {
-        let _permit = self
+    /// Judge `body` off the async threads, within the concurrency bound of
+    /// the policy set that judges it; counts it. The caller logs it with
+    /// [`App::record`] once it knows the quarantine id, if any.
+    ///
+    /// A panic anywhere in judging is caught here: counted
+    /// (`palisade_judge_panics_total`), logged with the activity id when
+    /// one can be read, and returned as [`JudgeError::Panicked`] so that
+    /// the handler answers 503 and the sender retries. The process and the
+    /// other requests carry on.
+    pub async fn judge(
+        self: &Arc<Self>,
+        body: bytes::Bytes,
+        envelope: Envelope,
+    ) -> Result<Judgement, JudgeError> {
+        let set = self.palisade.policies();
+        // One instance per module at most; a set larger than the pool
+        // judges one activity at a time.
+        let needed = set.modules().len().clamp(1, self.instances) as u32;
+        let _permits = self
             .judging
-            .acquire()
+            .acquire_many(needed)
             .await
             .expect("the semaphore is never closed");
         let app = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let judged_body = body.clone();
+        let judging = tokio::task::spawn_blocking(move || {
+            let body = judged_body;
+            if let Some(marker) = app.panic_marker.get()
+                && body.windows(marker.len()).any(|w| w == marker.as_slice())
+            {
+                panic!("fault injected into judging");
+            }
             let text = std::str::from_utf8(&body).unwrap_or("");
-            let set = app.palisade.policies();
             let decision = set.judge(text, &envelope);
             app.metrics.observe(&decision);
-            decision
-        })
-        .await
-        .expect("judging never panics")
+            let summary = summary(&body, app.log.include_text);
+            Judgement { decision, summary }
+        });
+        match judging.await {
+            Ok(judgement) => Ok(judgement),
+            Err(error) => {
+                let message = panic_message(error);
+                self.metrics.judge_panics.inc();
+                // Read the id on the panic path only (and off the async
+                // threads): the sender's id is what an admin looks for.
+                let activity_id = tokio::task::spawn_blocking(move || activity_id(&body))
+                    .await
+                    .ok()
+                    .flatten();
+                tracing::error!(
+                    activity_id = activity_id.as_deref().unwrap_or("-"),
+                    panic = %message,
+                    "judging panicked; answered 503 so that the sender retries"
+                );
+                Err(JudgeError::Panicked(message))
+            }
+        }
     }
 
-    /// Add a decision to the log.
-    pub fn record(
-        &self,
-        decision: &Decision,
+    /// Make judging panic on every body that contains `marker`, to test
+    /// that a panic is answered and counted. Set once; not a setting.
+    #[doc(hidden)]
+    pub fn inject_judge_panic(&self, marker: &str) {
+        let _ = self.panic_marker.set(marker.as_bytes().to_vec());
+    }
+
+    /// Add a decision to the log (serialising it on a blocking thread: the
+    /// text can be long; the log itself never blocks, see
+    /// [`DecisionLog::write`]).
+    pub async fn record(
+        self: &Arc<Self>,
+        judgement: &Judgement,
         envelope: &Envelope,
         path: &str,
-        body: &[u8],
         quarantine_id: Option<i64>,
     ) {
-        let (actor, text) = summary(body, self.log.include_text);
-        self.log.write(decision_log::Record {
+        let record = decision_log::Record {
             decision_id: uuid::Uuid::new_v4().to_string(),
             time: humantime::format_rfc3339_millis(
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(envelope.received_at),
+                std::time::UNIX_EPOCH + Duration::from_millis(envelope.received_at),
             )
             .to_string(),
             received_at: envelope.received_at,
             path: path.to_owned(),
-            actor,
-            text,
+            actor: judgement.summary.actor.clone(),
+            text: judgement.summary.text.clone(),
             quarantine_id,
-            decision: decision.clone(),
-        });
+            decision: judgement.decision.clone(),
+        };
+        let app = self.clone();
+        if let Err(error) = tokio::task::spawn_blocking(move || app.log.write(record)).await {
+            tracing::error!(%error, "cannot write the decision log");
+        }
     }
 
     /// Re-read the configuration, the lists and the modules, and swap in
@@ -310,15 +403,51 @@ impl App {
     }
 }
 
-/// The actor, and the text when the log may carry it, for the decision log.
-fn summary(body: &[u8], include_text: bool) -> (Option<String>, Option<String>) {
+/// What the quarantine and the log say about the activity.
+///
+/// A second parse, on the blocking thread that judged: the decision does
+/// not carry the actor and the text yet. Done once, for both the log and
+/// the quarantine.
+fn summary(body: &[u8], include_text: bool) -> Summary {
     let Ok(text) = std::str::from_utf8(body) else {
-        return (None, None);
+        return Summary::default();
     };
     match palisade_sdk::parse::parse_activity(text, &Default::default()) {
-        Ok(a) => (a.actor, include_text.then_some(a.text)),
-        Err(_) => (None, None),
+        Ok(a) => Summary {
+            activity_id: a.id,
+            actor: a.actor,
+            actor_host: a.actor_host,
+            text: include_text.then_some(a.text),
+        },
+        Err(_) => Summary::default(),
     }
+}
+
+/// The activity's `id`, read as plain JSON (for logging a panic: the
+/// parser that judges may be what panicked).
+fn activity_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<String>,
+    }
+    serde_json::from_slice::<Id>(body).ok()?.id
+}
+
+/// The message a panic carried, for the log.
+fn panic_message(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(payload) => payload_message(payload.as_ref()),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a format).
+pub(crate) fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// Bind the main and admin listeners (the admin one only with a token).
@@ -375,7 +504,8 @@ async fn ready(
     body.into_response()
 }
 
-/// Serve until SIGTERM or Ctrl-C; in-flight requests finish. SIGHUP reloads.
+/// Serve until SIGTERM or Ctrl-C; in-flight requests finish, for at most
+/// `server.shutdown_timeout_ms`. SIGHUP reloads.
 pub async fn run(app: Arc<App>, listeners: Listeners) -> Result<(), String> {
     let main_addr = listeners.main.local_addr().ok();
     tracing::info!(listen = ?main_addr, upstream = ?app.config.server.upstream, "palisade serving");
@@ -388,19 +518,22 @@ pub async fn run(app: Arc<App>, listeners: Listeners) -> Result<(), String> {
     reload_on_sighup(app.clone());
     let watch = app.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
     let _watching = watch.map(|w| w.spawn(app.clone()));
+    let limits = transport::ConnectionLimits {
+        header_read: Duration::from_millis(app.config.server.header_read_timeout_ms),
+        shutdown: Duration::from_millis(app.config.server.shutdown_timeout_ms),
+    };
 
     let admin_task = match listeners.admin {
         Some(listener) => {
             tracing::info!(listen = ?listener.local_addr().ok(), "admin API serving");
-            let mut rx = stop_rx.clone();
             let router = admin::router(app.clone());
-            Some(tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await
-            }))
+            Some(tokio::spawn(transport::serve(
+                listener,
+                router,
+                limits,
+                stop_rx.clone(),
+                "admin",
+            )))
         }
         None => {
             tracing::warn!(
@@ -410,16 +543,14 @@ pub async fn run(app: Arc<App>, listeners: Listeners) -> Result<(), String> {
             None
         }
     };
-    let mut rx = stop_rx;
-    axum::serve(
+    transport::serve(
         listeners.main,
-        main_router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        main_router(app.clone()),
+        limits,
+        stop_rx,
+        "main",
     )
-    .with_graceful_shutdown(async move {
-        let _ = rx.wait_for(|s| *s).await;
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    .await;
     if let Some(task) = admin_task {
         let _ = task.await;
     }
