@@ -447,26 +447,35 @@ fn sigterm_stops_serve_despite_a_request_still_trickling_in() {
     );
 }
 
+/// `[[policy]]` entries for `n` busy modules named `busy-1`…: each
+/// works a few milliseconds per activity, so concurrent activities
+/// overlap inside every module.
+fn busy_modules(n: usize) -> String {
+    let wasm = palisade_e2e::fixture("busy");
+    (1..=n)
+        .map(|i| {
+            format!(
+                "[[policy]]\nsource = \"{}\"\nname = \"busy-{i}\"\ntimeout_ms = 5000\n\
+                 [policy.config]\nrounds = 3000000\n",
+                wasm.display()
+            )
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_that_adds_modules_cannot_exhaust_the_instance_pool() {
     // Eight instances: one module could judge eight activities at once,
-    // four modules only two (each module keeps one instance warm from its
-    // load, and up to one more per activity judged at once).
-    let p = sidecar(
-        None,
-        "[limits]\ninstances = 8\n[[policy]]\nsource = \"builtin:mention-limit\"\n",
-        "",
-        "",
-    )
-    .await;
+    // four modules only two (each module keeps an instance warm per
+    // activity it judged at once).
+    let limits = "[limits]\ninstances = 8\n";
+    let p = sidecar(None, &format!("{limits}{}", busy_modules(1)), "", "").await;
     assert_eq!(p.app.palisade.policies().modules().len(), 1);
-    let four = "[limits]\ninstances = 8\n\
-        [[policy]]\nsource = \"builtin:mention-limit\"\n\
-        [[policy]]\nsource = \"builtin:first-contact\"\n\
-        [[policy]]\nsource = \"builtin:duplicate-burst\"\ngrants = [\"log\", \"state\"]\n\
-        [[policy]]\nsource = \"builtin:domain-list\"\ngrants = [\"log\", \"lists\"]\n\
-        [server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
-        [state]\nurl = \"memory\"\n[decision_log]\noutput = \"off\"\n";
+    let four = format!(
+        "{limits}{}[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+         [state]\nurl = \"memory\"\n[decision_log]\noutput = \"off\"\n",
+        busy_modules(4)
+    );
     std::fs::write(p.dir.0.join("palisade.toml"), four).unwrap();
     let reloaded: Value = reqwest::Client::new()
         .post(format!("{}/admin/v1/reload", p.admin))
@@ -480,7 +489,7 @@ async fn a_reload_that_adds_modules_cannot_exhaust_the_instance_pool() {
     assert_eq!(reloaded["result"], "ok", "{reloaded}");
     assert_eq!(p.app.palisade.policies().modules().len(), 4);
 
-    const N: usize = 32;
+    const N: usize = 24;
     let client = reqwest::Client::new();
     let requests = (0..N).map(|i| {
         let client = client.clone();
