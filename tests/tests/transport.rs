@@ -21,12 +21,15 @@ const TOKEN: &str = "test-admin-token";
 /// machine passes, and finite, so a regression fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// What the upstream received: method, path and query, body.
+/// One request the upstream received: method, path and query, body.
+type Request = (String, String, Vec<u8>);
+
+/// What the upstream received.
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(String, String, Vec<u8>)>>>);
+struct Received(Arc<Mutex<Vec<Request>>>);
 
 impl Received {
-    fn all(&self) -> Vec<(String, String, Vec<u8>)> {
+    fn all(&self) -> Vec<Request> {
         self.0.lock().unwrap().clone()
     }
     fn paths(&self) -> Vec<String> {

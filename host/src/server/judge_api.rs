@@ -37,7 +37,7 @@ pub async fn judge(State(app): State<Arc<App>>, request: Request) -> Response {
         return error(StatusCode::BAD_REQUEST, e.message.clone(), e.line, e.column);
     }
     app.record(&judgement, &envelope, "/v1/judge", None).await;
-    let mut out = serde_json::to_value(&decision).unwrap_or(Value::Null);
+    let mut out = serde_json::to_value(decision).unwrap_or(Value::Null);
     if !decision.rewrites.is_empty()
         && let Ok(mut activity) = serde_json::from_slice::<Value>(&body)
     {

@@ -138,7 +138,7 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
         Err(payload) => {
             app.metrics.judge_panics.inc();
             tracing::error!(
-                panic = %super::payload_message(payload.as_ref()),
+                panic = %super::judging::payload_message(payload.as_ref()),
                 "the proxy panicked; answered 503 so that the sender retries"
             );
             retry_later()
