@@ -100,12 +100,14 @@ impl App {
     /// that a panic is answered and counted. Set once; not a setting.
     #[doc(hidden)]
     pub fn inject_judge_panic(&self, marker: &str) {
-        let _ = self.panic_marker.set(marker.as_bytes().to_vec());
+        if !marker.is_empty() {
+            let _ = self.panic_marker.set(marker.as_bytes().to_vec());
+        }
     }
 
     /// Add a decision to the log (serialising it on a blocking thread: the
     /// text can be long; the log itself never blocks, see
-    /// [`DecisionLog::write`]).
+    /// [`DecisionLog::write`](decision_log::DecisionLog::write)).
     pub async fn record(
         self: &Arc<Self>,
         judgement: &Judgement,
