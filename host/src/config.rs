@@ -81,7 +81,9 @@ pub struct ServerConfig {
     /// The protected server (`http://127.0.0.1:3000`). Without it Palisade
     /// serves only the judge API.
     pub upstream: Option<String>,
-    /// Paths whose POSTs are judged; `*` matches one path segment.
+    /// Paths whose POSTs are judged; `*` matches one path segment. Matched
+    /// on the normalised path, static segments in any letter case, the last
+    /// one with or without a format suffix (`/inbox.json`).
     pub inbox_paths: Vec<String>,
     /// Largest inbox body judged, in KiB; larger ones get 413.
     pub body_limit_kib: u64,
@@ -97,6 +99,16 @@ pub struct ServerConfig {
     /// otherwise count a victim's text into a burst before the victim's
     /// real post arrives.
     pub judge_api_records: bool,
+    /// The longest a request's line and headers may take to arrive, in
+    /// milliseconds; then the connection is closed. Also how long an idle
+    /// keep-alive connection stays open.
+    pub header_read_timeout_ms: u64,
+    /// The longest an inbox or judge API body may take to arrive, in
+    /// milliseconds; then the sender gets 408.
+    pub body_read_timeout_ms: u64,
+    /// On SIGTERM, how long requests in flight may take to finish, in
+    /// milliseconds; then the connections still open are dropped.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -118,6 +130,9 @@ impl Default for ServerConfig {
             non_json: NonJson::Reject,
             upstream_timeout_ms: 30_000,
             judge_api_records: false,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            shutdown_timeout_ms: 10_000,
         }
     }
 }
@@ -303,6 +318,12 @@ pub struct DecisionLogConfig {
     /// Include the activity's plain text. Off: decisions carry ids, actors,
     /// verdicts and reasons, not what people wrote.
     pub include_text: bool,
+    /// Lines waiting for the writer; when the output stalls and the queue
+    /// is full, new lines are dropped (and counted) rather than stopping
+    /// the sidecar.
+    pub queue_lines: usize,
+    /// The recent decisions kept for the admin API, in KiB (of their JSON).
+    pub recent_kib: u64,
 }
 
 impl Default for DecisionLogConfig {
@@ -310,6 +331,8 @@ impl Default for DecisionLogConfig {
         DecisionLogConfig {
             output: "stdout".into(),
             include_text: false,
+            queue_lines: 10_000,
+            recent_kib: 4096,
         }
     }
 }
@@ -580,6 +603,20 @@ impl Config {
             return Err(format!(
                 "server.upstream `{up}` must be an http:// URL: Palisade runs beside the server it protects"
             ));
+        }
+        let s = &self.server;
+        if s.header_read_timeout_ms == 0
+            || s.body_read_timeout_ms == 0
+            || s.shutdown_timeout_ms == 0
+        {
+            return Err(
+                "server.header_read_timeout_ms, server.body_read_timeout_ms and \
+                 server.shutdown_timeout_ms must be above 0"
+                    .to_owned(),
+            );
+        }
+        if self.decision_log.queue_lines == 0 {
+            return Err("decision_log.queue_lines must be above 0".to_owned());
         }
         for p in &self.server.inbox_paths {
             if !p.starts_with('/') {

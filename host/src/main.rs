@@ -311,7 +311,7 @@ fn serve(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let options = palisade::server::ServeOptions {
             config_path: setup.config.clone(),
             policies_dir: setup.policies_dir.clone(),
@@ -326,7 +326,12 @@ fn serve(
         }
         let listeners = palisade::server::bind(&app.config, app.admin_enabled()).await?;
         palisade::server::run(app, listeners).await
-    })?;
+    });
+    // `run` returns once the shutdown deadline has passed: connections
+    // still open and judging still running are abandoned with the runtime
+    // rather than waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,16 +1,25 @@
 //! The decision log: one JSON line per decision, to stdout or a file, and
 //! the most recent decisions in memory for the admin API.
+//!
+//! Writing never blocks serving: lines go into a bounded queue that one
+//! writer thread drains. When the output stalls (a stdout pipe nobody
+//! reads, a full disk, a slow log shipper) the queue fills and new lines
+//! are dropped and counted (`palisade_decision_log_dropped_total`) — a lost
+//! log line costs less than a sidecar that stops answering. The recent
+//! buffer is bounded in bytes as well as entries, so a few huge decisions
+//! cannot grow it without limit.
 
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 use serde::Serialize;
 
 use crate::config::DecisionLogConfig;
 use crate::decision::Decision;
 
-/// Recent decisions kept for `GET /admin/v1/decisions`.
+/// Recent decisions kept for `GET /admin/v1/decisions`, at most.
 const RECENT: usize = 1000;
 
 /// One logged decision.
@@ -31,26 +40,55 @@ pub struct Record {
     pub decision: Decision,
 }
 
+/// Where lines go.
 enum Sink {
-    Off,
     Stdout,
-    File(Mutex<std::fs::File>),
+    File(std::fs::File),
+}
+
+/// The recent decisions with their JSON sizes.
+struct Recent {
+    records: VecDeque<(Record, usize)>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl Recent {
+    fn push(&mut self, record: Record, size: usize) {
+        if size > self.max_bytes {
+            // Kept in the log output, not in memory.
+            return;
+        }
+        while self.records.len() >= RECENT || self.bytes + size > self.max_bytes {
+            match self.records.pop_front() {
+                Some((_, old)) => self.bytes -= old,
+                None => break,
+            }
+        }
+        self.bytes += size;
+        self.records.push_back((record, size));
+    }
 }
 
 pub struct DecisionLog {
-    sink: Sink,
+    /// The writer's queue; None when the output is `off`.
+    queue: Option<SyncSender<String>>,
+    dropped: prometheus::IntCounter,
     pub include_text: bool,
-    recent: Mutex<VecDeque<Record>>,
+    recent: Mutex<Recent>,
 }
 
 impl DecisionLog {
+    /// Open the output (a file is created or appended to) and start its
+    /// writer; lines the queue cannot take are counted in `dropped`.
     pub fn open(
         config: &DecisionLogConfig,
         base: &std::path::Path,
+        dropped: prometheus::IntCounter,
     ) -> std::io::Result<DecisionLog> {
         let sink = match config.output.as_str() {
-            "off" => Sink::Off,
-            "stdout" | "-" => Sink::Stdout,
+            "off" => None,
+            "stdout" | "-" => Some(Sink::Stdout),
             path => {
                 let path = base.join(path);
                 let file = std::fs::OpenOptions::new()
@@ -63,48 +101,137 @@ impl DecisionLog {
                             format!("decision log {}: {e}", path.display()),
                         )
                     })?;
-                Sink::File(Mutex::new(file))
+                Some(Sink::File(file))
+            }
+        };
+        let queue = match sink {
+            None => None,
+            Some(sink) => {
+                let (tx, rx) = std::sync::mpsc::sync_channel(config.queue_lines.max(1));
+                std::thread::Builder::new()
+                    .name("palisade-decision-log".into())
+                    .spawn(move || drain(rx, sink))?;
+                Some(tx)
             }
         };
         Ok(DecisionLog {
-            sink,
+            queue,
+            dropped,
             include_text: config.include_text,
-            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            recent: Mutex::new(Recent {
+                records: VecDeque::new(),
+                bytes: 0,
+                max_bytes: (config.recent_kib as usize).saturating_mul(1024),
+            }),
         })
     }
 
+    /// Log one decision. Never waits for the output: serialises the record
+    /// (call it off the async threads), queues the line or drops it.
     pub fn write(&self, record: Record) {
-        let line = match &self.sink {
-            Sink::Off => None,
-            _ => serde_json::to_string(&record).ok(),
+        let line = match serde_json::to_string(&record) {
+            Ok(line) => line,
+            Err(error) => {
+                tracing::warn!(%error, "cannot serialise a decision");
+                return;
+            }
         };
-        if let Some(line) = line {
-            let result = match &self.sink {
-                Sink::Stdout => writeln!(std::io::stdout().lock(), "{line}"),
-                Sink::File(f) => writeln!(f.lock().unwrap_or_else(|e| e.into_inner()), "{line}"),
-                Sink::Off => Ok(()),
-            };
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "cannot write the decision log");
+        let size = line.len();
+        if let Some(queue) = &self.queue {
+            match queue.try_send(line) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => self.dropped.inc(),
+                Err(TrySendError::Disconnected(_)) => self.dropped.inc(),
             }
         }
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        if recent.len() == RECENT {
-            recent.pop_front();
-        }
-        recent.push_back(record);
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record, size);
     }
 
     /// The newest decisions first, filtered by action and module.
     pub fn recent(&self, action: Option<&str>, module: Option<&str>, limit: usize) -> Vec<Record> {
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         recent
+            .records
             .iter()
             .rev()
+            .map(|(r, _)| r)
             .filter(|r| action.is_none_or(|a| r.decision.action.as_str() == a))
             .filter(|r| module.is_none_or(|m| r.decision.trace.iter().any(|t| t.module == m)))
             .take(limit)
             .cloned()
             .collect()
+    }
+}
+
+/// The writer thread: write lines as they come, flushing whenever the
+/// queue is empty. Ends when the log is dropped.
+fn drain(rx: Receiver<String>, sink: Sink) {
+    let mut out: Box<dyn Write> = match sink {
+        Sink::Stdout => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        Sink::File(file) => Box::new(std::io::BufWriter::new(file)),
+    };
+    let mut failing = false;
+    while let Ok(first) = rx.recv() {
+        let mut result = writeln!(out, "{first}");
+        while result.is_ok()
+            && let Ok(line) = rx.try_recv()
+        {
+            result = writeln!(out, "{line}");
+        }
+        let result = result.and_then(|()| out.flush());
+        match result {
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(%error, "cannot write the decision log");
+            }
+            Err(_) => {}
+            Ok(()) => failing = false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(text: &str) -> Record {
+        Record {
+            decision_id: String::new(),
+            time: String::new(),
+            received_at: 0,
+            path: "/inbox".into(),
+            actor: None,
+            text: Some(text.to_owned()),
+            quarantine_id: None,
+            decision: Decision::unreadable(crate::decision::InputError {
+                message: String::new(),
+                line: 0,
+                column: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_recent_buffer_is_bounded_in_bytes() {
+        let mut recent = Recent {
+            records: VecDeque::new(),
+            bytes: 0,
+            max_bytes: 10_000,
+        };
+        for _ in 0..100 {
+            recent.push(record("x"), 3000);
+        }
+        assert_eq!(recent.records.len(), 3);
+        assert_eq!(recent.bytes, 9000);
+        recent.push(record("huge"), 20_000);
+        assert_eq!(recent.records.len(), 3, "too big to keep, nothing evicted");
+        for _ in 0..2000 {
+            recent.push(record("x"), 1);
+        }
+        assert_eq!(recent.records.len(), RECENT);
+        assert_eq!(recent.bytes, RECENT);
     }
 }

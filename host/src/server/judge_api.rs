@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -15,31 +14,31 @@ use super::App;
 use crate::pipeline::Envelope;
 use crate::runtime::{Direction, unix_ms};
 
-pub async fn judge(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    let limit = (app.config.server.body_limit_kib as usize) << 10;
-    if body.len() > limit {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "activity larger than {} KiB",
-                app.config.server.body_limit_kib
-            ),
-            0,
-            0,
-        );
-    }
+pub async fn judge(State(app): State<Arc<App>>, request: Request) -> Response {
+    let body = match super::proxy::read_body(request.into_body(), &app.config.server).await {
+        Ok(body) => body,
+        Err(e) => return e.response(&app.config.server),
+    };
     let envelope = Envelope {
         direction: Direction::Inbound,
         received_at: unix_ms(),
         recipient: None,
         record: app.config.server.judge_api_records,
     };
-    let decision = app.judge(body.clone(), envelope.clone()).await;
+    let Ok(judgement) = app.judge(body.clone(), envelope.clone()).await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the activity could not be judged; retry later".to_owned(),
+            0,
+            0,
+        );
+    };
+    let decision = &judgement.decision;
     if let Some(e) = &decision.error {
         return error(StatusCode::BAD_REQUEST, e.message.clone(), e.line, e.column);
     }
-    app.record(&decision, &envelope, "/v1/judge", &body, None);
-    let mut out = serde_json::to_value(&decision).unwrap_or(Value::Null);
+    app.record(&judgement, &envelope, "/v1/judge", None).await;
+    let mut out = serde_json::to_value(decision).unwrap_or(Value::Null);
     if !decision.rewrites.is_empty()
         && let Ok(mut activity) = serde_json::from_slice::<Value>(&body)
     {

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub last_reload_ok: IntGauge,
     pub state_degraded: IntGauge,
     pub state_errors: prometheus::IntCounter,
+    pub judge_panics: prometheus::IntCounter,
+    pub decision_log_dropped: prometheus::IntCounter,
 }
 
 impl Default for Metrics {
@@ -51,6 +53,11 @@ impl Metrics {
             let g = IntGauge::new(name, help).expect("metric");
             registry.register(Box::new(g.clone())).expect("register");
             g
+        };
+        let plain_counter = |name: &str, help: &str| {
+            let c = prometheus::IntCounter::new(name, help).expect("metric");
+            registry.register(Box::new(c.clone())).expect("register");
+            c
         };
         let module_seconds = HistogramVec::new(
             HistogramOpts::new(
@@ -88,7 +95,7 @@ impl Metrics {
             ),
             unjudged: counter(
                 "unjudged_requests_total",
-                "Inbox requests not judged, by reason (`non_json`, `too_large`).",
+                "Inbox requests not judged, by reason (`non_json`, `too_large`, `body_timeout`, `broken_body`, `ambiguous_path`).",
                 &["reason"],
             ),
             quarantine_held: gauge("quarantine_held", "Activities held in the quarantine."),
@@ -118,15 +125,18 @@ impl Metrics {
                 "state_backend_degraded",
                 "1 while the shared state backend (Redis) is unreachable and calls fall back to local state (or fail).",
             ),
-            state_errors: {
-                let c = prometheus::IntCounter::new(
-                    "state_backend_errors_total",
-                    "Calls that failed on the shared state backend.",
-                )
-                .expect("metric");
-                registry.register(Box::new(c.clone())).expect("register");
-                c
-            },
+            state_errors: plain_counter(
+                "state_backend_errors_total",
+                "Calls that failed on the shared state backend.",
+            ),
+            judge_panics: plain_counter(
+                "judge_panics_total",
+                "Requests whose judging (or its enforcement) panicked; each was answered 503 so that the sender retries.",
+            ),
+            decision_log_dropped: plain_counter(
+                "decision_log_dropped_total",
+                "Decision log lines dropped because the output did not keep up (the queue was full).",
+            ),
             registry,
         }
     }

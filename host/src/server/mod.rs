@@ -1,35 +1,41 @@
 //! `palisade serve`: the inbox proxy, the judge API, the admin API,
 //! metrics and health checks, on axum.
 //!
-//! The path of an inbox POST: [`proxy`] reads the body (up to the limit),
-//! judges it on a blocking thread through [`PolicySet::judge`], then
-//! forwards it unchanged, answers 202 and drops it, or stores it in the
-//! [`Quarantine`] and answers 202.
+//! The path of an inbox POST: [`proxy`] normalises the path ([`paths`]),
+//! reads the body (up to the limit, within the body timeout), judges it on
+//! a blocking thread through [`PolicySet::judge`](crate::PolicySet::judge)
+//! ([`App::judge`]), then forwards it unchanged to the normalised path,
+//! answers 202 and drops it, or stores it in the [`Quarantine`] and answers
+//! 202. Connections are served by [`transport`] (header timeout, shutdown
+//! deadline).
 
 pub mod admin;
 pub mod decision_log;
 pub mod judge_api;
+mod judging;
 pub mod metrics;
+pub mod paths;
 pub mod proxy;
+pub mod transport;
 pub mod watch;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::Palisade;
 use crate::config::Config;
-use crate::pipeline::Envelope;
 use crate::quarantine::Quarantine;
-use crate::{Decision, Palisade};
 use decision_log::DecisionLog;
+pub use judging::{JudgeError, Judgement, Summary};
 use metrics::Metrics;
-use proxy::{InboxPaths, Upstream};
+use paths::InboxPaths;
+use proxy::Upstream;
 
 /// Everything a request handler needs.
 pub struct App {
@@ -51,15 +57,22 @@ pub struct App {
     pub quarantine: Quarantine,
     pub metrics: Metrics,
     pub log: DecisionLog,
-    /// Activities judged at once: each holds module instances, so the pool
-    /// bounds it; a full pool queues requests rather than failing them.
+    /// Module instances in use by activities being judged, out of
+    /// `limits.instances` (the pool). An activity takes one permit per
+    /// module of the set that judges it, so the bound follows reloads: a
+    /// set with more modules judges fewer activities at once, and a full
+    /// pool queues requests rather than failing them.
     judging: Semaphore,
+    /// The permits there are (`limits.instances`).
+    instances: usize,
     admin_token: Option<String>,
     /// False while a module configured at start is missing (and
     /// `policies.allow_missing` is off): `/readyz` then says 503, so a load
     /// balancer sends nothing to a sidecar that would judge without it.
     /// Set once a reload loads every module; never unset after.
     ready: std::sync::atomic::AtomicBool,
+    /// Test hook: judging panics on a body containing this marker.
+    panic_marker: OnceLock<Vec<u8>>,
 }
 
 /// What triggered a reload.
@@ -121,16 +134,19 @@ impl App {
                     .map_err(|e| format!("cannot open the quarantine at {}: {e}", path.display()))?
             }
         };
-        let log =
-            DecisionLog::open(&config.decision_log, &config.base_dir).map_err(|e| e.to_string())?;
+        let metrics = Metrics::new();
+        let log = DecisionLog::open(
+            &config.decision_log,
+            &config.base_dir,
+            metrics.decision_log_dropped.clone(),
+        )
+        .map_err(|e| e.to_string())?;
         let upstream = match &config.server.upstream {
             Some(url) => Some(Upstream::new(url, &config.server).map_err(|e| e.to_string())?),
             None => None,
         };
         let set = palisade.policies();
-        let per_activity = set.modules().len().max(1);
-        let permits = (config.limits.instances as usize / per_activity).max(1);
-        let metrics = Metrics::new();
+        let instances = (config.limits.instances as usize).max(1);
         metrics.modules_loaded.set(set.modules().len() as i64);
         metrics
             .module_load_failures
@@ -153,59 +169,16 @@ impl App {
             quarantine,
             metrics,
             log,
-            judging: Semaphore::new(permits),
+            judging: Semaphore::new(instances),
+            instances,
             admin_token: options.admin_token.filter(|t| !t.is_empty()),
             ready: std::sync::atomic::AtomicBool::new(ready),
+            panic_marker: OnceLock::new(),
             live: Mutex::new(config.clone()),
             last_reload: Mutex::new(None),
             watch: Mutex::new(watch),
             config,
         }))
-    }
-
-    /// Judge `body` off the async threads, within the concurrency bound;
-    /// counts it and writes the decision log (the caller adds the
-    /// quarantine id, if any, through `record`).
-    pub async fn judge(self: &Arc<Self>, body: bytes::Bytes, envelope: Envelope) -> Decision {
-        let _permit = self
-            .judging
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        let app = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let set = app.palisade.policies();
-            let decision = set.judge_bytes(&body, &envelope);
-            app.metrics.observe(&decision);
-            decision
-        })
-        .await
-        .expect("judging never panics")
-    }
-
-    /// Add a decision to the log.
-    pub fn record(
-        &self,
-        decision: &Decision,
-        envelope: &Envelope,
-        path: &str,
-        body: &[u8],
-        quarantine_id: Option<i64>,
-    ) {
-        let (actor, text) = summary(body, self.log.include_text);
-        self.log.write(decision_log::Record {
-            decision_id: uuid::Uuid::new_v4().to_string(),
-            time: humantime::format_rfc3339_millis(
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(envelope.received_at),
-            )
-            .to_string(),
-            received_at: envelope.received_at,
-            path: path.to_owned(),
-            actor,
-            text,
-            quarantine_id,
-            decision: decision.clone(),
-        });
     }
 
     /// Re-read the configuration, the lists and the modules, and swap in
@@ -323,17 +296,6 @@ impl App {
     }
 }
 
-/// The actor, and the text when the log may carry it, for the decision log.
-fn summary(body: &[u8], include_text: bool) -> (Option<String>, Option<String>) {
-    let Ok(text) = std::str::from_utf8(body) else {
-        return (None, None);
-    };
-    match palisade_sdk::parse::parse_activity(text, &Default::default()) {
-        Ok(a) => (a.actor, include_text.then_some(a.text)),
-        Err(_) => (None, None),
-    }
-}
-
 /// Bind the main and admin listeners (the admin one only with a token).
 pub async fn bind(config: &Config, admin_enabled: bool) -> Result<Listeners, String> {
     let main = TcpListener::bind(&config.server.listen)
@@ -397,7 +359,8 @@ async fn ready(
     (status, body).into_response()
 }
 
-/// Serve until SIGTERM or Ctrl-C; in-flight requests finish. SIGHUP reloads.
+/// Serve until SIGTERM or Ctrl-C; in-flight requests finish, for at most
+/// `server.shutdown_timeout_ms`. SIGHUP reloads.
 pub async fn run(app: Arc<App>, listeners: Listeners) -> Result<(), String> {
     let main_addr = listeners.main.local_addr().ok();
     tracing::info!(listen = ?main_addr, upstream = ?app.config.server.upstream, "palisade serving");
@@ -410,19 +373,22 @@ pub async fn run(app: Arc<App>, listeners: Listeners) -> Result<(), String> {
     reload_on_sighup(app.clone());
     let watch = app.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
     let _watching = watch.map(|w| w.spawn(app.clone()));
+    let limits = transport::ConnectionLimits {
+        header_read: Duration::from_millis(app.config.server.header_read_timeout_ms),
+        shutdown: Duration::from_millis(app.config.server.shutdown_timeout_ms),
+    };
 
     let admin_task = match listeners.admin {
         Some(listener) => {
             tracing::info!(listen = ?listener.local_addr().ok(), "admin API serving");
-            let mut rx = stop_rx.clone();
             let router = admin::router(app.clone());
-            Some(tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await
-            }))
+            Some(tokio::spawn(transport::serve(
+                listener,
+                router,
+                limits,
+                stop_rx.clone(),
+                "admin",
+            )))
         }
         None => {
             tracing::warn!(
@@ -432,16 +398,14 @@ pub async fn run(app: Arc<App>, listeners: Listeners) -> Result<(), String> {
             None
         }
     };
-    let mut rx = stop_rx;
-    axum::serve(
+    transport::serve(
         listeners.main,
-        main_router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        main_router(app.clone()),
+        limits,
+        stop_rx,
+        "main",
     )
-    .with_graceful_shutdown(async move {
-        let _ = rx.wait_for(|s| *s).await;
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    .await;
     if let Some(task) = admin_task {
         let _ = task.await;
     }

@@ -1,8 +1,14 @@
 //! The inbox proxy. Every request goes to the upstream server; POSTs to
-//! inbox paths are judged first. An accepted activity is forwarded with its
-//! method, path, query, headers (Host included) and body bytes untouched, so
-//! the sender's HTTP signature still verifies upstream.
+//! inbox paths are judged first. A POST's path is normalised once
+//! ([`paths::normalise`]): inbox patterns match the normalised path and the
+//! request goes upstream at it, so the server routes exactly what was
+//! judged (an ambiguous path gets 400). An accepted activity is forwarded
+//! with its method, query, headers (Host included) and body bytes
+//! untouched, so the sender's HTTP signature still verifies upstream (the
+//! path is part of what is signed: a sender that signs one path and sends
+//! another fails verification, as it would without Palisade).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,54 +17,14 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
-use super::App;
+use super::{App, Judgement, paths};
 use crate::Action;
 use crate::config::{NonJson, ServerConfig};
 use crate::pipeline::Envelope;
 use crate::quarantine::{HeldRequest, Hold};
 use crate::runtime::{Direction, unix_ms};
-
-/// Inbox path patterns; `*` matches exactly one path segment.
-pub struct InboxPaths {
-    patterns: Vec<Vec<String>>,
-}
-
-impl InboxPaths {
-    pub fn new(patterns: &[String]) -> InboxPaths {
-        InboxPaths {
-            patterns: patterns
-                .iter()
-                .map(|p| segments(p).map(str::to_owned).collect())
-                .collect(),
-        }
-    }
-
-    /// Whether `path` is an inbox, and the recipient when a `*` segment
-    /// before `inbox` names one (`/users/alice/inbox` → `alice`).
-    pub fn matches(&self, path: &str) -> Option<Option<String>> {
-        let parts: Vec<&str> = segments(path).collect();
-        self.patterns.iter().find_map(|pattern| {
-            if pattern.len() != parts.len() {
-                return None;
-            }
-            let mut recipient = None;
-            for (p, s) in pattern.iter().zip(&parts) {
-                if p == "*" {
-                    recipient = Some((*s).to_owned());
-                } else if p != s {
-                    return None;
-                }
-            }
-            Some(recipient)
-        })
-    }
-}
-
-fn segments(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter(|s| !s.is_empty())
-}
 
 /// The protected server.
 pub struct Upstream {
@@ -160,13 +126,27 @@ fn upstream_unreachable(app: &App, error: &reqwest::Error) -> Response {
 }
 
 /// Every request the main listener does not route elsewhere.
+///
+/// A panic anywhere below is answered 503 (so the sender retries) and
+/// counted, instead of closing the connection without an answer.
 pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
-    let path = request.uri().path().to_owned();
-    let inbox = if request.method() == Method::POST {
-        app.inbox.matches(&path)
-    } else {
-        None
-    };
+    match AssertUnwindSafe(route(app.clone(), request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(payload) => {
+            app.metrics.judge_panics.inc();
+            tracing::error!(
+                panic = %super::judging::payload_message(payload.as_ref()),
+                "the proxy panicked; answered 503 so that the sender retries"
+            );
+            retry_later()
+        }
+    }
+}
+
+async fn route(app: Arc<App>, request: Request) -> Response {
     let Some(upstream) = &app.upstream else {
         return (
             StatusCode::NOT_FOUND,
@@ -174,46 +154,162 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
         )
             .into_response();
     };
-    let path_and_query = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
-    let Some(recipient) = inbox else {
-        // Not an inbox POST: stream it through untouched.
-        let (parts, body) = request.into_parts();
-        let stream = body.into_data_stream().map_err(std::io::Error::other);
-        return match upstream
-            .send(
-                parts.method,
-                &path_and_query,
-                &parts.headers,
-                reqwest::Body::wrap_stream(stream),
-            )
-            .await
-        {
-            Ok(response) => {
-                app.metrics
-                    .upstream_status(Some(response.status().as_u16()));
-                relay(response)
-            }
-            Err(e) => upstream_unreachable(&app, &e),
-        };
+    if request.method() != Method::POST {
+        // Not judged, so nothing to get around: streamed through as sent.
+        let path_and_query = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+        return pass_through(&app, upstream, request, &path_and_query).await;
+    }
+    // A POST goes upstream at its normalised path: the one it is judged by.
+    let path = match paths::normalise(request.uri().path()) {
+        Ok(path) => path,
+        Err(error) => {
+            app.metrics
+                .unjudged
+                .with_label_values(&["ambiguous_path"])
+                .inc();
+            return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response();
+        }
     };
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.clone(),
+    };
+    match app.inbox.matches(&path) {
+        Some(recipient) => inbox(&app, upstream, request, path, path_and_query, recipient).await,
+        None => pass_through(&app, upstream, request, &path_and_query).await,
+    }
+}
 
+/// Stream a request to the upstream untouched but for its path.
+async fn pass_through(
+    app: &App,
+    upstream: &Upstream,
+    request: Request,
+    path_and_query: &str,
+) -> Response {
     let (parts, body) = request.into_parts();
-    let limit = (app.config.server.body_limit_kib as usize) << 10;
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            app.metrics.unjudged.with_label_values(&["too_large"]).inc();
-            return (
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    match upstream
+        .send(
+            parts.method,
+            path_and_query,
+            &parts.headers,
+            reqwest::Body::wrap_stream(stream),
+        )
+        .await
+    {
+        Ok(response) => {
+            app.metrics
+                .upstream_status(Some(response.status().as_u16()));
+            relay(response)
+        }
+        Err(e) => upstream_unreachable(app, &e),
+    }
+}
+
+/// Why a body was not read whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("the body is larger than the limit")]
+    TooLarge,
+    #[error("the body did not arrive in time")]
+    Timeout,
+    #[error("the body could not be read")]
+    Broken,
+}
+
+impl BodyError {
+    /// The `palisade_unjudged_requests_total` reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            BodyError::TooLarge => "too_large",
+            BodyError::Timeout => "body_timeout",
+            BodyError::Broken => "broken_body",
+        }
+    }
+
+    /// The answer: 413, 408 (and the connection closed: the rest of the
+    /// body may still be trickling in) or 400.
+    pub fn response(self, server: &ServerConfig) -> Response {
+        match self {
+            BodyError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
+                format!("activity larger than {} KiB\n", server.body_limit_kib),
+            )
+                .into_response(),
+            BodyError::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, "close")],
                 format!(
-                    "activity larger than {} KiB\n",
-                    app.config.server.body_limit_kib
+                    "the body did not arrive within {} ms\n",
+                    server.body_read_timeout_ms
                 ),
             )
-                .into_response();
+                .into_response(),
+            BodyError::Broken => {
+                (StatusCode::BAD_REQUEST, "the body could not be read\n").into_response()
+            }
+        }
+    }
+}
+
+/// Read a body whole: at most `server.body_limit_kib`, within
+/// `server.body_read_timeout_ms` (a sender trickling a byte a second
+/// would otherwise hold the request, and its memory, for as long as it
+/// likes).
+pub async fn read_body(body: Body, server: &ServerConfig) -> Result<Bytes, BodyError> {
+    let limit = (server.body_limit_kib as usize) << 10;
+    let timeout = Duration::from_millis(server.body_read_timeout_ms);
+    tokio::time::timeout(timeout, collect(body, limit))
+        .await
+        .unwrap_or(Err(BodyError::Timeout))
+}
+
+async fn collect(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    let mut chunks = body.into_data_stream();
+    let mut collected = bytes::BytesMut::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Broken)?;
+        if collected.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        collected.extend_from_slice(&chunk);
+    }
+    Ok(collected.freeze())
+}
+
+/// 503: not judged, not acknowledged; the sender keeps the activity and
+/// retries.
+fn retry_later() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "60")],
+        "the activity could not be judged; retry later\n",
+    )
+        .into_response()
+}
+
+/// An inbox POST: read, judge, enforce.
+async fn inbox(
+    app: &Arc<App>,
+    upstream: &Upstream,
+    request: Request,
+    path: String,
+    path_and_query: String,
+    recipient: Option<String>,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = match read_body(body, &app.config.server).await {
+        Ok(b) => b,
+        Err(error) => {
+            app.metrics
+                .unjudged
+                .with_label_values(&[error.reason()])
+                .inc();
+            return error.response(&app.config.server);
         }
     };
     let envelope = Envelope {
@@ -222,14 +318,18 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
         recipient,
         record: true,
     };
-    let decision = app.judge(bytes.clone(), envelope.clone()).await;
+    let judgement = match app.judge(bytes.clone(), envelope.clone()).await {
+        Ok(judgement) => judgement,
+        Err(_panicked) => return retry_later(),
+    };
+    let decision = &judgement.decision;
 
     if let Some(error) = &decision.error {
         app.metrics.unjudged.with_label_values(&["non_json"]).inc();
         tracing::warn!(path = %path, error = %error.message, line = error.line, column = error.column,
             forwarded = app.config.server.non_json == NonJson::Forward,
             "an inbox body that is not an ActivityStreams object");
-        app.record(&decision, &envelope, &path, &bytes, None);
+        app.record(&judgement, &envelope, &path, None).await;
         if app.config.server.non_json == NonJson::Reject {
             return (
                 StatusCode::BAD_REQUEST,
@@ -238,7 +338,7 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
                 .into_response();
         }
         return forward(
-            &app,
+            app,
             upstream,
             parts.method,
             &path_and_query,
@@ -250,9 +350,9 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
 
     match decision.action {
         Action::Accept => {
-            app.record(&decision, &envelope, &path, &bytes, None);
+            app.record(&judgement, &envelope, &path, None).await;
             forward(
-                &app,
+                app,
                 upstream,
                 parts.method,
                 &path_and_query,
@@ -262,7 +362,7 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
             .await
         }
         Action::Reject => {
-            app.record(&decision, &envelope, &path, &bytes, None);
+            app.record(&judgement, &envelope, &path, None).await;
             let status = StatusCode::from_u16(app.config.server.reject_status)
                 .unwrap_or(StatusCode::ACCEPTED);
             status.into_response()
@@ -276,9 +376,9 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
                     .collect(),
                 body: bytes.to_vec(),
             };
-            match hold(&app, request, &decision, envelope.received_at).await {
+            match hold(app, request, &judgement, envelope.received_at).await {
                 Ok(id) => {
-                    app.record(&decision, &envelope, &path, &bytes, Some(id));
+                    app.record(&judgement, &envelope, &path, Some(id)).await;
                     StatusCode::ACCEPTED.into_response()
                 }
                 Err(e) => {
@@ -316,26 +416,27 @@ async fn forward(
     }
 }
 
-/// Store a held request durably (on a blocking thread: it syncs to disk).
+/// Store a held request durably (on a blocking thread: it syncs to disk),
+/// with what judging already read about it.
 async fn hold(
     app: &Arc<App>,
     request: HeldRequest,
-    decision: &crate::Decision,
+    judgement: &Judgement,
     received_at: u64,
 ) -> Result<i64, String> {
-    let body = std::str::from_utf8(&request.body).unwrap_or("");
-    let activity = palisade_sdk::parse::parse_activity(body, &Default::default()).ok();
+    let decision = &judgement.decision;
     let modules: Vec<&str> = decision
         .trace
         .iter()
         .filter(|t| t.mode == crate::config::Mode::Enforce && t.verdict != "pass")
         .map(|t| t.module.as_str())
         .collect();
+    let summary = &judgement.summary;
     let hold = Hold {
         received_at,
-        activity_id: activity.as_ref().and_then(|a| a.id.clone()),
-        actor: activity.as_ref().and_then(|a| a.actor.clone()),
-        actor_host: activity.as_ref().and_then(|a| a.actor_host.clone()),
+        activity_id: summary.activity_id.clone().or_else(|| decision.id.clone()),
+        actor: summary.actor.clone(),
+        actor_host: summary.actor_host.clone(),
         modules: modules.join(","),
         decision: serde_json::to_string(decision).map_err(|e| e.to_string())?,
         request,
@@ -353,17 +454,6 @@ async fn hold(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn inbox_patterns_match_whole_segments() {
-        let p = InboxPaths::new(&["/inbox".into(), "/users/*/inbox".into()]);
-        assert_eq!(p.matches("/inbox"), Some(None));
-        assert_eq!(p.matches("/users/alice/inbox"), Some(Some("alice".into())));
-        assert_eq!(p.matches("/users/alice/inbox/"), Some(Some("alice".into())));
-        assert_eq!(p.matches("/users/alice/outbox"), None);
-        assert_eq!(p.matches("/users/a/b/inbox"), None);
-        assert_eq!(p.matches("/inboxes"), None);
-    }
 
     #[test]
     fn hop_by_hop_headers_stay_behind() {
