@@ -177,7 +177,7 @@ fn redis_values_expire_and_namespaces_do_not_meet() {
 }
 
 #[test]
-fn quotas_refuse_oversized_keys_and_values_and_cap_lifetimes() {
+fn long_keys_are_stored_by_digest_values_are_capped_and_lifetimes_too() {
     let config = StateConfig {
         url: "memory".into(),
         max_key_bytes: 16,
@@ -187,14 +187,30 @@ fn quotas_refuse_oversized_keys_and_values_and_cap_lifetimes() {
     };
     let state = state::open(&config, Path::new(".")).unwrap();
     let now = 1_700_000_000_000;
+    // A key past max_key_bytes still counts (refusing it would fail the
+    // module, and a failed module is skipped): it is stored by its digest,
+    // so equal keys count together and different ones apart.
     let long_key = "k".repeat(17);
-    let error = state.hit("spam-filter", &long_key, 60, now).unwrap_err();
-    assert!(
-        error
-            .message()
-            .contains("module `spam-filter` used a key of 17 bytes; state.max_key_bytes is 16"),
-        "{error}"
+    assert_eq!(state.hit("spam-filter", &long_key, 60, now).unwrap(), 1);
+    assert_eq!(state.hit("spam-filter", &long_key, 60, now).unwrap(), 2);
+    let other = format!("{}x", "k".repeat(16));
+    assert_eq!(state.hit("spam-filter", &other, 60, now).unwrap(), 1);
+    assert_eq!(
+        state
+            .distinct_add("spam-filter", &long_key, &"m".repeat(100), 60, now)
+            .unwrap(),
+        1
     );
+    assert_eq!(
+        state
+            .distinct_add("spam-filter", &long_key, &"m".repeat(100), 60, now)
+            .unwrap(),
+        1,
+        "the same long member once"
+    );
+    let actor = format!("https://spam.example/users/{}", "a".repeat(100));
+    assert_eq!(state.first_seen(&actor, now).unwrap(), now);
+    assert_eq!(state.first_seen(&actor, now + 5).unwrap(), now);
     let error = state.put("spam-filter", "k", &[0; 33], 5, now).unwrap_err();
     assert!(
         error

@@ -335,3 +335,38 @@ fn one_module_cannot_cancel_every_other_modules_evidence() {
         d.reasons
     );
 }
+
+#[test]
+fn a_burst_from_actors_with_very_long_uris_is_still_a_burst() {
+    // A 600-byte actor URI was longer than state.max_key_bytes: every
+    // module keying by actor failed its call, was skipped, and the wave
+    // went through. Long keys are now stored by digest.
+    let p = defaults();
+    let tail = "a".repeat(600);
+    let actions: Vec<Action> = example("wave.jsonl")
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let actor = format!("https://spam{i}.example/users/{tail}{i}");
+            v["actor"] = actor.clone().into();
+            v["object"]["attributedTo"] = actor.into();
+            let d = judge(&p, &v.to_string());
+            for t in &d.trace {
+                assert!(t.error.is_none(), "{} failed: {:?}", t.module, t.error);
+            }
+            d.action
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            Action::Accept,
+            Action::Accept,
+            Action::Accept,
+            Action::Accept,
+            Action::Reject,
+            Action::Reject
+        ]
+    );
+}

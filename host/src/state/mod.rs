@@ -15,6 +15,7 @@ mod failover;
 mod redis;
 mod sqlite;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -195,26 +196,37 @@ impl Quotas {
         Ok(())
     }
 
-    fn check_key(&self, ns: &str, key: &str) -> StateResult<()> {
-        if key.len() > self.max_key_bytes {
-            return Err(StateError::Quota(format!(
-                "module `{ns}` used a key of {} bytes; state.max_key_bytes is {}",
-                key.len(),
-                self.max_key_bytes
-            )));
-        }
-        Ok(())
+    /// The key as stored: itself, or when longer than `max_key_bytes` its
+    /// SHA-256. Refusing a long key would fail the module's call, and a
+    /// failed module is skipped: a sender choosing a 600-byte actor URI
+    /// would walk past every module that keys by actor. A digest keeps the
+    /// meaning (equal keys, equal digests) in bounded space.
+    fn key<'k>(&self, key: &'k str) -> Cow<'k, str> {
+        stored_key(key, self.max_key_bytes)
+    }
+}
+
+/// `key`, or its SHA-256 (`\u{1}sha256:HEX`, a form no short key of a
+/// module collides with by accident) when it is longer than `max`.
+pub(crate) fn stored_key(key: &str, max: usize) -> Cow<'_, str> {
+    if key.len() <= max {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(format!(
+            "\u{1}sha256:{}",
+            crate::runtime::sha256_hex(key.as_bytes())
+        ))
     }
 }
 
 impl StateBackend for Quotas {
     fn get(&self, ns: &str, key: &str, now: u64) -> StateResult<Option<Vec<u8>>> {
-        self.check_key(ns, key)?;
+        let key = &*self.key(key);
         self.inner.get(ns, key, now)
     }
 
     fn put(&self, ns: &str, key: &str, value: &[u8], ttl: u32, now: u64) -> StateResult<()> {
-        self.check_key(ns, key)?;
+        let key = &*self.key(key);
         if value.len() > self.max_value_bytes {
             return Err(StateError::Quota(format!(
                 "module `{ns}` stored a value of {} bytes; state.max_value_bytes is {}",
@@ -232,19 +244,19 @@ impl StateBackend for Quotas {
     }
 
     fn delete(&self, ns: &str, key: &str) -> StateResult<()> {
-        self.check_key(ns, key)?;
+        let key = &*self.key(key);
         self.inner.delete(ns, key)
     }
 
     fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
-        self.check_key(ns, key)?;
+        let key = &*self.key(key);
         let window = self.window(window);
         self.check_room(ns, || Ok(self.inner.count(ns, key, window, now)? == 0), now)?;
         self.inner.hit(ns, key, window, now)
     }
 
     fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
-        self.check_key(ns, key)?;
+        let key = &*self.key(key);
         self.inner.count(ns, key, self.window(window), now)
     }
 
@@ -256,8 +268,8 @@ impl StateBackend for Quotas {
         window: u32,
         now: u64,
     ) -> StateResult<u64> {
-        self.check_key(ns, key)?;
-        self.check_key(ns, member)?;
+        let key = &*self.key(key);
+        let member = &*self.key(member);
         let window = self.window(window);
         self.check_room(
             ns,
@@ -268,7 +280,7 @@ impl StateBackend for Quotas {
     }
 
     fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
-        self.check_key(ns, key)?;
+        let key = &*self.key(key);
         self.inner.distinct_count(ns, key, self.window(window), now)
     }
 
@@ -280,18 +292,18 @@ impl StateBackend for Quotas {
         window: u32,
         now: u64,
     ) -> StateResult<bool> {
-        self.check_key(ns, key)?;
-        self.check_key(ns, member)?;
+        let key = &*self.key(key);
+        let member = &*self.key(member);
         self.inner
             .distinct_has(ns, key, member, self.window(window), now)
     }
 
     fn first_seen(&self, subject: &str, now: u64) -> StateResult<u64> {
-        self.inner.first_seen(subject, now)
+        self.inner.first_seen(&self.key(subject), now)
     }
 
     fn seen_since(&self, subject: &str) -> StateResult<Option<u64>> {
-        self.inner.seen_since(subject)
+        self.inner.seen_since(&self.key(subject))
     }
 
     fn keys(&self, ns: &str, now: u64) -> StateResult<u64> {
