@@ -57,22 +57,23 @@ fn a_mastodon_reply_with_two_mentions_is_accepted() {
     assert_eq!(judge(&p, &body).action, Action::Accept);
 }
 
+/// What `examples/activities/wave.jsonl` gets: the same text from five
+/// fresh accounts, the fifth and later copies rejected by duplicate-burst.
+const BURST: [Action; 6] = [
+    Action::Accept,
+    Action::Accept,
+    Action::Accept,
+    Action::Accept,
+    Action::Reject,
+    Action::Reject,
+];
+
 #[test]
 fn the_same_text_from_five_fresh_accounts_is_a_burst() {
     let p = defaults();
     let wave = example("wave.jsonl");
     let actions: Vec<Action> = wave.lines().map(|l| judge(&p, l).action).collect();
-    assert_eq!(
-        actions,
-        [
-            Action::Accept,
-            Action::Accept,
-            Action::Accept,
-            Action::Accept,
-            Action::Reject,
-            Action::Reject
-        ]
-    );
+    assert_eq!(actions, BURST);
 }
 
 #[test]
@@ -358,15 +359,5 @@ fn a_burst_from_actors_with_very_long_uris_is_still_a_burst() {
             d.action
         })
         .collect();
-    assert_eq!(
-        actions,
-        [
-            Action::Accept,
-            Action::Accept,
-            Action::Accept,
-            Action::Accept,
-            Action::Reject,
-            Action::Reject
-        ]
-    );
+    assert_eq!(actions, BURST);
 }
