@@ -218,3 +218,72 @@ fn the_example_vendor_module_drops_in_beside_the_bundled_ones() {
     assert_eq!(d.score, 4.0);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A copy of the `wayward` fixture in `dir` whose load-time misbehaviour is
+/// `trigger` (see its doc): the 16 bytes after `palisade-trigger:` in its
+/// data segment, overwritten.
+fn wayward(dir: &std::path::Path, trigger: &str) -> std::path::PathBuf {
+    let mut bytes = std::fs::read(fixture("wayward")).unwrap();
+    let marker = b"palisade-trigger:";
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .expect("the fixture carries its trigger")
+        + marker.len();
+    assert!(trigger.len() <= 16);
+    let padded = format!("{trigger:.<16}");
+    bytes[at..at + 16].copy_from_slice(padded.as_bytes());
+    let path = dir.join(format!("wayward-{trigger}.wasm"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn describe_fields_over_their_caps_refuse_the_module_naming_the_field_and_the_cap() {
+    let dir = palisade_e2e::TempDir::new("load-describe");
+    let cases = [
+        (
+            "long-version",
+            "describe() returned a `version` of 1048576 bytes; at most 64 bytes",
+        ),
+        (
+            "long-text",
+            "describe() returned a `description` of 2048 bytes; at most 1024 bytes",
+        ),
+        (
+            "many-caps",
+            "describe() returned 17 `capabilities`; at most 16 entries",
+        ),
+        (
+            "long-cap",
+            "describe() returned a capability of 65 bytes; at most 64 bytes each",
+        ),
+        (
+            "big-schema",
+            "describe() returned a `config_schema` of 66562 bytes; at most 64 KiB",
+        ),
+    ];
+    let mut config = String::new();
+    for (trigger, _) in &cases {
+        config.push_str(&format!(
+            "[[policy]]\nsource = \"{}\"\nname = \"wayward-{trigger}\"\n",
+            wayward(&dir.0, trigger).display()
+        ));
+    }
+    // The same module within its caps loads beside them.
+    config.push_str(&format!(
+        "[[policy]]\nsource = \"{}\"\nname = \"wayward-none\"\n",
+        wayward(&dir.0, "none").display()
+    ));
+    let p = palisade(&config, &dir.0);
+    let errors = failures(&p);
+    let expected: Vec<&str> = cases.iter().map(|(_, e)| *e).collect();
+    assert_eq!(errors, expected);
+    let set = p.policies();
+    let names: Vec<&str> = set.modules().iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["wayward-none"]);
+    assert_eq!(set.modules()[0].version(), "0.1.0");
+    let d = judge(&p, &palisade_e2e::note("https://a.example/u/1", "hello"));
+    assert_eq!(d.trace.len(), 1);
+    assert_eq!(d.trace[0].reason.as_deref(), Some("loaded"));
+}

@@ -25,6 +25,15 @@ const MAX_LABELS: usize = 16;
 const MAX_LABEL_BYTES: usize = 64;
 const MAX_ABS_POINTS: f64 = 1e6;
 
+/// Caps on what `describe()` may return. The description is copied into
+/// every decision and the admin API's recent decisions: a 30 MB `version`
+/// was, each time.
+const MAX_VERSION_BYTES: usize = 64;
+const MAX_DESCRIPTION_BYTES: usize = 1024;
+const MAX_CAPABILITIES: usize = 16;
+const MAX_CAPABILITY_BYTES: usize = 64;
+const MAX_SCHEMA_BYTES: usize = 64 << 10;
+
 /// Native stack of the thread a module is loaded on (compiling included).
 const LOAD_STACK_BYTES: usize = 8 << 20;
 
@@ -59,6 +68,8 @@ pub enum LoadError {
     Start(CallError),
     #[error("{0}")]
     BadName(String),
+    #[error("describe() returned {what}; at most {cap}")]
+    Oversized { what: String, cap: String },
     #[error("refused its configuration: {0}")]
     Configure(String),
 }
@@ -321,6 +332,7 @@ impl Module {
             .map_err(|e| LoadError::Start(classify(e, &mut warm.store)))?;
         check_name(&description.name)
             .map_err(|e| LoadError::BadName(format!("describe() returned {e}")))?;
+        check_description(&description)?;
         if module.name.is_empty() {
             module.name = Arc::from(description.name.as_str());
         }
@@ -634,6 +646,49 @@ fn describe(error: &wasmtime::Error) -> String {
     } else {
         parts.join(": ")
     }
+}
+
+/// Refuse a description with a field over its cap (the name is checked by
+/// [`check_name`]), saying which field and the cap.
+fn check_description(d: &Description) -> Result<(), LoadError> {
+    let over = |what: String, cap: String| Err(LoadError::Oversized { what, cap });
+    if d.version.len() > MAX_VERSION_BYTES {
+        return over(
+            format!("a `version` of {} bytes", d.version.len()),
+            format!("{MAX_VERSION_BYTES} bytes"),
+        );
+    }
+    if d.description.len() > MAX_DESCRIPTION_BYTES {
+        return over(
+            format!("a `description` of {} bytes", d.description.len()),
+            format!("{MAX_DESCRIPTION_BYTES} bytes"),
+        );
+    }
+    if d.capabilities.len() > MAX_CAPABILITIES {
+        return over(
+            format!("{} `capabilities`", d.capabilities.len()),
+            format!("{MAX_CAPABILITIES} entries"),
+        );
+    }
+    if let Some(c) = d
+        .capabilities
+        .iter()
+        .find(|c| c.len() > MAX_CAPABILITY_BYTES)
+    {
+        return over(
+            format!("a capability of {} bytes", c.len()),
+            format!("{MAX_CAPABILITY_BYTES} bytes each"),
+        );
+    }
+    if let Some(schema) = &d.config_schema
+        && schema.len() > MAX_SCHEMA_BYTES
+    {
+        return over(
+            format!("a `config_schema` of {} bytes", schema.len()),
+            format!("{} KiB", MAX_SCHEMA_BYTES >> 10),
+        );
+    }
+    Ok(())
 }
 
 fn check_verdict(verdict: &Verdict) -> Result<(), CallError> {
