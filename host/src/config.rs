@@ -328,6 +328,11 @@ pub struct LimitsConfig {
     /// Keep instances warm between activities (true) or create a fresh
     /// instance for every activity (false).
     pub reuse_instances: bool,
+    /// Log lines one module may write per second, on average; lines past
+    /// the rate are dropped and counted (`palisade_module_log_dropped_total`).
+    pub log_lines_per_second: u32,
+    /// Log lines one module may write at once after a quiet spell.
+    pub log_burst: u32,
 }
 
 impl Default for LimitsConfig {
@@ -339,6 +344,8 @@ impl Default for LimitsConfig {
             stack_kib: (d.stack_bytes >> 10) as u64,
             instances: d.instances,
             reuse_instances: d.reuse_instances,
+            log_lines_per_second: d.log_lines_per_second,
+            log_burst: d.log_burst,
         }
     }
 }
@@ -351,6 +358,8 @@ impl LimitsConfig {
             stack_bytes: (self.stack_kib as usize) << 10,
             instances: self.instances,
             reuse_instances: self.reuse_instances,
+            log_lines_per_second: self.log_lines_per_second,
+            log_burst: self.log_burst,
         }
     }
 }
