@@ -287,3 +287,106 @@ fn describe_fields_over_their_caps_refuse_the_module_naming_the_field_and_the_ca
     assert_eq!(d.trace.len(), 1);
     assert_eq!(d.trace[0].reason.as_deref(), Some("loaded"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_misbehaving_while_it_loads_fails_only_itself_and_serve_stays_up() {
+    let dir = palisade_e2e::TempDir::new("load-wayward");
+    let policy = |path: std::path::PathBuf, name: &str, config: &str| {
+        format!(
+            "[[policy]]\nsource = \"{}\"\nname = \"{name}\"\n[policy.config]\ndo = \"{config}\"\n",
+            path.display()
+        )
+    };
+    let mut text = String::new();
+    text.push_str(&policy(wayward(&dir.0, "spin"), "spins-describing", ""));
+    text.push_str(&policy(
+        wayward(&dir.0, "none"),
+        "grows-configuring",
+        "grow",
+    ));
+    text.push_str(&policy(
+        wayward(&dir.0, "none"),
+        "spins-configuring",
+        "spin",
+    ));
+    text.push_str(&policy(wayward(&dir.0, "start-trap"), "traps-starting", ""));
+    text.push_str(&policy(wayward(&dir.0, "none"), "wayward", ""));
+    text.push_str(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+         [decision_log]\noutput = \"off\"\n[cache]\ndir = \"cache\"\n[state]\nurl = \"memory\"\n",
+    );
+    let path = dir.0.join("palisade.toml");
+    std::fs::write(&path, text).unwrap();
+    let config = palisade::Config::load(&path).unwrap();
+    let running = palisade_e2e::serve_in_process(
+        config,
+        palisade::server::ServeOptions {
+            config_path: Some(path),
+            admin_token: Some("loading-token".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let set = running.app.palisade.policies();
+    let errors: Vec<(String, String)> = set
+        .failures()
+        .iter()
+        .map(|f| (f.source.clone(), f.error.clone()))
+        .collect();
+    let file = |trigger: &str| {
+        dir.0
+            .join(format!("wayward-{trigger}.wasm"))
+            .display()
+            .to_string()
+    };
+    let owned = |(f, e): (String, &str)| (f, e.to_owned());
+    assert_eq!(
+        errors,
+        [
+            (
+                file("spin"),
+                "failed to start: timeout: ran past its CPU deadline (in describe())"
+            ),
+            (
+                file("none"),
+                "failed to start: memory: tried to grow its memory past the cap \
+                 (wasm trap: wasm `unreachable` instruction executed) (in configure())"
+            ),
+            (
+                file("none"),
+                "failed to start: timeout: ran past its CPU deadline (in configure())"
+            ),
+            (
+                file("start-trap"),
+                "failed to start: trap: wasm trap: wasm `unreachable` instruction executed \
+                 (in describe())"
+            ),
+        ]
+        .map(owned)
+    );
+    let names: Vec<&str> = set.modules().iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["wayward"]);
+
+    // Still up, judging with the module that loaded.
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", running.url))
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let d: serde_json::Value = client
+        .post(format!("{}/v1/judge", running.url))
+        .header("content-type", "application/activity+json")
+        .body(palisade_e2e::note("https://a.example/u/1", "hello"))
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["trace"][0]["module"], "wayward", "{d:#}");
+    assert_eq!(d["trace"][0]["reason"], "loaded", "{d:#}");
+}

@@ -64,8 +64,13 @@ pub enum LoadError {
     UnknownImport(String),
     #[error("does not implement the palisade:policy world: {0}")]
     World(String),
-    #[error("failed to start: {0}")]
-    Start(CallError),
+    /// It failed while being loaded: `during` says in which step
+    /// (instantiating it, `describe()`, `configure()`), the error its kind.
+    #[error("failed to start: {error} (in {during})")]
+    Start {
+        during: &'static str,
+        error: CallError,
+    },
     #[error("{0}")]
     BadName(String),
     #[error("describe() returned {what}; at most {cap}")]
@@ -241,17 +246,18 @@ impl Module {
                 .spawn_scoped(scope, || {
                     Self::prepare_here(runtime, source, bytes, cfg, config_json, configure)
                 })
-                .map_err(|e| {
-                    LoadError::Start(CallError::new(
+                .map_err(|e| LoadError::Start {
+                    during: "the host",
+                    error: CallError::new(
                         ErrorKind::Instantiate,
                         format!("cannot start a thread to load it: {e}"),
-                    ))
+                    ),
                 })?;
             loading.join().unwrap_or_else(|_| {
-                Err(LoadError::Start(CallError::new(
-                    ErrorKind::Trap,
-                    "loading it panicked in the host",
-                )))
+                Err(LoadError::Start {
+                    during: "the host",
+                    error: CallError::new(ErrorKind::Trap, "loading it panicked in the host"),
+                })
             })
         })
     }
@@ -324,12 +330,19 @@ impl Module {
             failures_in_a_row: AtomicU32::new(0),
             resting_until_ms: AtomicU64::new(0),
         };
-        let mut warm = module.instantiate_bare().map_err(LoadError::Start)?;
+        let instantiating = |error| LoadError::Start {
+            during: "instantiation",
+            error,
+        };
+        let mut warm = module.instantiate_bare().map_err(instantiating)?;
         module.arm(&mut warm.store);
-        let description = warm
-            .bindings
-            .describe(&mut warm.store)
-            .map_err(|e| LoadError::Start(classify(e, &mut warm.store)))?;
+        let description =
+            warm.bindings
+                .describe(&mut warm.store)
+                .map_err(|e| LoadError::Start {
+                    during: "describe()",
+                    error: classify(e, &mut warm.store),
+                })?;
         check_name(&description.name)
             .map_err(|e| LoadError::BadName(format!("describe() returned {e}")))?;
         check_description(&description)?;
@@ -343,10 +356,13 @@ impl Module {
         }
         // The store's namespace is the final name; rebuild the instance
         // under it rather than patch the store.
-        let mut warm = module.instantiate_bare().map_err(LoadError::Start)?;
+        let mut warm = module.instantiate_bare().map_err(instantiating)?;
         module.configure(&mut warm).map_err(|e| match e.kind {
             ErrorKind::BadOutput => LoadError::Configure(e.message),
-            _ => LoadError::Start(e),
+            _ => LoadError::Start {
+                during: "configure()",
+                error: e,
+            },
         })?;
         module.idle.lock().expect("fresh lock").push(warm);
         Ok(module)
