@@ -593,6 +593,7 @@ fn a_module_hoarding_keys_is_held_to_its_quota_on_every_backend() {
             &format!(
                 "[[policy]]\nsource = \"{}\"\ngrants = [\"log\", \"state\"]\non_error = \"quarantine\"\n\
                  [[policy]]\nsource = \"builtin:mention-limit\"\n\
+                 [limits]\ntimeout_ms = 10000\n\
                  [state]\nurl = \"{url}\"\nmax_keys = 1200\n",
                 module.display()
             ),
