@@ -263,7 +263,8 @@ fn describe_fields_over_their_caps_refuse_the_module_naming_the_field_and_the_ca
             "describe() returned a `config_schema` of 66562 bytes; at most 64 KiB",
         ),
     ];
-    let mut config = String::new();
+    // A deadline no load reaches on a busy machine: the caps are at test.
+    let mut config = String::from("[limits]\ntimeout_ms = 20000\n");
     for (trigger, _) in &cases {
         config.push_str(&format!(
             "[[policy]]\nsource = \"{}\"\nname = \"wayward-{trigger}\"\n",
@@ -291,9 +292,17 @@ fn describe_fields_over_their_caps_refuse_the_module_naming_the_field_and_the_ca
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_misbehaving_while_it_loads_fails_only_itself_and_serve_stays_up() {
     let dir = palisade_e2e::TempDir::new("load-wayward");
+    // The module growing its memory gets a deadline it cannot reach
+    // first (it allocates 1 MiB at a time up to the 64 MiB cap).
     let policy = |path: std::path::PathBuf, name: &str, config: &str| {
+        let deadline = if config == "grow" {
+            "timeout_ms = 20000\n"
+        } else {
+            ""
+        };
         format!(
-            "[[policy]]\nsource = \"{}\"\nname = \"{name}\"\n[policy.config]\ndo = \"{config}\"\n",
+            "[[policy]]\nsource = \"{}\"\nname = \"{name}\"\n{deadline}\
+             [policy.config]\ndo = \"{config}\"\n",
             path.display()
         )
     };
