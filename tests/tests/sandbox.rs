@@ -48,7 +48,17 @@ fn an_infinite_loop_is_cut_at_the_deadline_and_the_next_activity_is_judged() {
 
 #[test]
 fn a_memory_bomb_is_refused_growth() {
-    let p = hostile("quarantine", "");
+    // A deadline it cannot reach before the 16 MiB cap, however busy the
+    // machine: the memory cap is at test, not the clock.
+    let path = fixture("hostile");
+    let p = palisade(
+        &format!(
+            "[limits]\ntimeout_ms = 20000\nmemory_mib = 16\n\
+             [[policy]]\nsource = \"{}\"\non_error = \"quarantine\"\n",
+            path.display()
+        ),
+        path.parent().unwrap(),
+    );
     let d = judge(&p, &note("https://a.example/u/1", "grow without end"));
     let (kind, message) = trace_error(&d);
     assert_eq!(kind, "memory", "{message}");
