@@ -251,6 +251,12 @@ pub struct StateConfig {
     /// storing distinct keys without end is refused more, with a quota
     /// error, instead of growing the host.
     pub max_keys: u64,
+    /// Events one counter key may hold (within the longest window asked
+    /// of it): one more is a quota error, never an older event silently
+    /// forgotten. At most 65,536.
+    pub max_events_per_key: u64,
+    /// Members one distinct set may hold, likewise. At most 65,536.
+    pub max_members_per_set: u64,
 }
 
 impl Default for StateConfig {
@@ -264,6 +270,8 @@ impl Default for StateConfig {
             max_value_bytes: 64 << 10,
             max_ttl_seconds: 30 * 24 * 3600,
             max_keys: 100_000,
+            max_events_per_key: palisade_sdk::memory::MAX_EVENTS_PER_KEY as u64,
+            max_members_per_set: palisade_sdk::memory::MAX_MEMBERS_PER_SET as u64,
         }
     }
 }
@@ -351,6 +359,11 @@ pub struct LimitsConfig {
     /// Keep instances warm between activities (true) or create a fresh
     /// instance for every activity (false).
     pub reuse_instances: bool,
+    /// Log lines one module may write per second, on average; lines past
+    /// the rate are dropped and counted (`palisade_module_log_dropped_total`).
+    pub log_lines_per_second: u32,
+    /// Log lines one module may write at once after a quiet spell.
+    pub log_burst: u32,
 }
 
 impl Default for LimitsConfig {
@@ -362,6 +375,8 @@ impl Default for LimitsConfig {
             stack_kib: (d.stack_bytes >> 10) as u64,
             instances: d.instances,
             reuse_instances: d.reuse_instances,
+            log_lines_per_second: d.log_lines_per_second,
+            log_burst: d.log_burst,
         }
     }
 }
@@ -374,6 +389,8 @@ impl LimitsConfig {
             stack_bytes: (self.stack_kib as usize) << 10,
             instances: self.instances,
             reuse_instances: self.reuse_instances,
+            log_lines_per_second: self.log_lines_per_second,
+            log_burst: self.log_burst,
         }
     }
 }
@@ -628,6 +645,16 @@ impl Config {
         }
         if self.state.timeout_ms == 0 || self.state.max_ttl_seconds == 0 {
             return Err("state.timeout_ms and state.max_ttl_seconds must be above 0".to_owned());
+        }
+        let (events, members) = (
+            palisade_sdk::memory::MAX_EVENTS_PER_KEY as u64,
+            palisade_sdk::memory::MAX_MEMBERS_PER_SET as u64,
+        );
+        if self.state.max_events_per_key > events || self.state.max_members_per_set > members {
+            return Err(format!(
+                "state.max_events_per_key and state.max_members_per_set may be at most \
+                 {events} and {members}: past that the store forgets the oldest"
+            ));
         }
         if self.limits.timeout_ms == 0 || self.limits.memory_mib == 0 || self.limits.instances == 0
         {

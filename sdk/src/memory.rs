@@ -178,6 +178,11 @@ impl MemoryState {
 
     fn count_events(events: &VecDeque<u64>, window_seconds: u32, now: u64) -> u64 {
         let window = window_ms(window_seconds);
+        // A window holding the oldest holds them all: the host asks that
+        // before every event (its quota), so it must not walk them.
+        if events.front().is_some_and(|t| in_window(*t, window, now)) {
+            return events.len() as u64;
+        }
         // Events are in arrival order; count from the newest back.
         events
             .iter()

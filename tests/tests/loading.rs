@@ -218,3 +218,184 @@ fn the_example_vendor_module_drops_in_beside_the_bundled_ones() {
     assert_eq!(d.score, 4.0);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A copy of the `wayward` fixture in `dir` whose load-time misbehaviour is
+/// `trigger` (see its doc): the 16 bytes after `palisade-trigger:` in its
+/// data segment, overwritten.
+fn wayward(dir: &std::path::Path, trigger: &str) -> std::path::PathBuf {
+    let mut bytes = std::fs::read(fixture("wayward")).unwrap();
+    let marker = b"palisade-trigger:";
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .expect("the fixture carries its trigger")
+        + marker.len();
+    assert!(trigger.len() <= 16);
+    let padded = format!("{trigger:.<16}");
+    bytes[at..at + 16].copy_from_slice(padded.as_bytes());
+    let path = dir.join(format!("wayward-{trigger}.wasm"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn describe_fields_over_their_caps_refuse_the_module_naming_the_field_and_the_cap() {
+    let dir = palisade_e2e::TempDir::new("load-describe");
+    let cases = [
+        (
+            "long-version",
+            "describe() returned a `version` of 1048576 bytes; at most 64 bytes",
+        ),
+        (
+            "long-text",
+            "describe() returned a `description` of 2048 bytes; at most 1024 bytes",
+        ),
+        (
+            "many-caps",
+            "describe() returned 17 `capabilities`; at most 16 entries",
+        ),
+        (
+            "long-cap",
+            "describe() returned a capability of 65 bytes; at most 64 bytes each",
+        ),
+        (
+            "big-schema",
+            "describe() returned a `config_schema` of 66562 bytes; at most 64 KiB",
+        ),
+    ];
+    // A deadline no load reaches on a busy machine: the caps are at test.
+    let mut config = String::from("[limits]\ntimeout_ms = 20000\n");
+    for (trigger, _) in &cases {
+        config.push_str(&format!(
+            "[[policy]]\nsource = \"{}\"\nname = \"wayward-{trigger}\"\n",
+            wayward(&dir.0, trigger).display()
+        ));
+    }
+    // The same module within its caps loads beside them.
+    config.push_str(&format!(
+        "[[policy]]\nsource = \"{}\"\nname = \"wayward-none\"\n",
+        wayward(&dir.0, "none").display()
+    ));
+    let p = palisade(&config, &dir.0);
+    let errors = failures(&p);
+    let expected: Vec<&str> = cases.iter().map(|(_, e)| *e).collect();
+    assert_eq!(errors, expected);
+    let set = p.policies();
+    let names: Vec<&str> = set.modules().iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["wayward-none"]);
+    assert_eq!(set.modules()[0].version(), "0.1.0");
+    let d = judge(&p, &palisade_e2e::note("https://a.example/u/1", "hello"));
+    assert_eq!(d.trace.len(), 1);
+    assert_eq!(d.trace[0].reason.as_deref(), Some("loaded"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_misbehaving_while_it_loads_fails_only_itself_and_serve_stays_up() {
+    let dir = palisade_e2e::TempDir::new("load-wayward");
+    // The module growing its memory gets a deadline it cannot reach
+    // first (it allocates 1 MiB at a time up to the 64 MiB cap).
+    let policy = |path: std::path::PathBuf, name: &str, config: &str| {
+        let deadline = if config == "grow" {
+            "timeout_ms = 20000\n"
+        } else {
+            ""
+        };
+        format!(
+            "[[policy]]\nsource = \"{}\"\nname = \"{name}\"\n{deadline}\
+             [policy.config]\ndo = \"{config}\"\n",
+            path.display()
+        )
+    };
+    let mut text = String::new();
+    text.push_str(&policy(wayward(&dir.0, "spin"), "spins-describing", ""));
+    text.push_str(&policy(
+        wayward(&dir.0, "none"),
+        "grows-configuring",
+        "grow",
+    ));
+    text.push_str(&policy(
+        wayward(&dir.0, "none"),
+        "spins-configuring",
+        "spin",
+    ));
+    text.push_str(&policy(wayward(&dir.0, "start-trap"), "traps-starting", ""));
+    text.push_str(&policy(wayward(&dir.0, "none"), "wayward", ""));
+    text.push_str(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+         [decision_log]\noutput = \"off\"\n[cache]\ndir = \"cache\"\n[state]\nurl = \"memory\"\n",
+    );
+    let path = dir.0.join("palisade.toml");
+    std::fs::write(&path, text).unwrap();
+    let config = palisade::Config::load(&path).unwrap();
+    let running = palisade_e2e::serve_in_process(
+        config,
+        palisade::server::ServeOptions {
+            config_path: Some(path),
+            admin_token: Some("loading-token".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let set = running.app.palisade.policies();
+    let errors: Vec<(String, String)> = set
+        .failures()
+        .iter()
+        .map(|f| (f.source.clone(), f.error.clone()))
+        .collect();
+    let file = |trigger: &str| {
+        dir.0
+            .join(format!("wayward-{trigger}.wasm"))
+            .display()
+            .to_string()
+    };
+    let owned = |(f, e): (String, &str)| (f, e.to_owned());
+    assert_eq!(
+        errors,
+        [
+            (
+                file("spin"),
+                "failed to start: timeout: ran past its CPU deadline (in describe())"
+            ),
+            (
+                file("none"),
+                "failed to start: memory: tried to grow its memory past the cap \
+                 (wasm trap: wasm `unreachable` instruction executed) (in configure())"
+            ),
+            (
+                file("none"),
+                "failed to start: timeout: ran past its CPU deadline (in configure())"
+            ),
+            (
+                file("start-trap"),
+                "failed to start: trap: wasm trap: wasm `unreachable` instruction executed \
+                 (in describe())"
+            ),
+        ]
+        .map(owned)
+    );
+    let names: Vec<&str> = set.modules().iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["wayward"]);
+
+    // Still up, judging with the module that loaded.
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", running.url))
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let d: serde_json::Value = client
+        .post(format!("{}/v1/judge", running.url))
+        .header("content-type", "application/activity+json")
+        .body(palisade_e2e::note("https://a.example/u/1", "hello"))
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["trace"][0]["module"], "wayward", "{d:#}");
+    assert_eq!(d["trace"][0]["reason"], "loaded", "{d:#}");
+}

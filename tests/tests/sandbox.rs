@@ -48,7 +48,17 @@ fn an_infinite_loop_is_cut_at_the_deadline_and_the_next_activity_is_judged() {
 
 #[test]
 fn a_memory_bomb_is_refused_growth() {
-    let p = hostile("quarantine", "");
+    // A deadline it cannot reach before the 16 MiB cap, however busy the
+    // machine: the memory cap is at test, not the clock.
+    let path = fixture("hostile");
+    let p = palisade(
+        &format!(
+            "[limits]\ntimeout_ms = 20000\nmemory_mib = 16\n\
+             [[policy]]\nsource = \"{}\"\non_error = \"quarantine\"\n",
+            path.display()
+        ),
+        path.parent().unwrap(),
+    );
     let d = judge(&p, &note("https://a.example/u/1", "grow without end"));
     let (kind, message) = trace_error(&d);
     assert_eq!(kind, "memory", "{message}");
@@ -285,4 +295,76 @@ async fn a_chatty_module_hot_reloaded_in_keeps_the_host_up_and_restarts_cleanly(
     assert_eq!(names, ["mention-limit", "chatty"]);
     let d = judge_http(&restarted.url, "hello").await;
     assert_eq!(d["trace"][1]["reason"], "stdin=0", "{d:#}");
+}
+
+/// The number in `palisade_NAME{module="MODULE"} N` of a metrics text, if
+/// the series is there.
+fn series(metrics: &str, name: &str, module: &str) -> Option<u64> {
+    let head = format!("palisade_{name}{{module=\"{module}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(head.as_str()))
+        .map(|n| n.trim().parse().expect("a count"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_logging_in_a_loop_is_held_to_its_rate_and_the_drops_are_counted() {
+    let dir = palisade_e2e::TempDir::new("sandbox-log");
+    let config = dir.0.join("palisade.toml");
+    // Default log limits (20 lines/s, burst 100); a deadline generous
+    // enough that 500 log calls always finish.
+    std::fs::write(
+        &config,
+        format!(
+            "[limits]\ntimeout_ms = 10000\n[decision_log]\noutput = \"off\"\n\
+             [cache]\ndir = \"cache\"\n[state]\nurl = \"memory\"\n\
+             [[policy]]\nsource = \"{}\"\ngrants = [\"log\", \"state\"]\n",
+            fixture("hoarder").display()
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let serve = palisade_e2e::Serve::start(&config, &[]);
+    // Two activities, 500 lines each.
+    for _ in 0..2 {
+        let d = judge_http(&serve.url, "chatter away").await;
+        assert_eq!(d["trace"][0]["reason"], "chattered", "{d:#}");
+    }
+    let written = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("hoarder") && l.contains(": line "))
+            .count() as u64
+    };
+    // Every line is either in the log or counted as dropped; wait (bounded)
+    // for the log reader to catch up.
+    let mut dropped = None;
+    for _ in 0..200 {
+        let metrics = palisade_e2e::metrics(&serve.url).await;
+        dropped = series(&metrics, "module_log_dropped_total", "hoarder");
+        if dropped.is_some_and(|n| n + written(&serve.log()) == 1000) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let elapsed = started.elapsed().as_secs();
+    let log = serve.log();
+    let written = written(&log);
+    let dropped = dropped.expect("palisade_module_log_dropped_total{module=\"hoarder\"}");
+    eprintln!("{written} lines written, {dropped} dropped, in {elapsed} s");
+    assert_eq!(written + dropped, 1000, "{log}");
+    // The burst, and at most the rate for every second the test ran.
+    assert!(
+        written <= 100 + 20 * (elapsed + 1),
+        "{written} lines in {elapsed} s"
+    );
+    assert!(dropped >= 1000 - 100 - 20 * (elapsed + 1), "{dropped}");
+    // The host says so, without a line per dropped line.
+    assert!(log.contains("dropping its lines"), "{log}");
+    let d = judge_http(&serve.url, "hello").await;
+    assert!(
+        d["trace"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("first-seen=")
+    );
 }

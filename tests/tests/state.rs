@@ -612,6 +612,7 @@ fn a_module_hoarding_keys_is_held_to_its_quota_on_every_backend() {
                 "[[policy]]\nsource = \"{}\"\ngrants = [\"log\", \"state\"]\non_error = \"quarantine\"\n\
                  timeout_ms = 20000\n\
                  [[policy]]\nsource = \"builtin:mention-limit\"\n\
+                 [limits]\ntimeout_ms = 10000\n\
                  [state]\nurl = \"{url}\"\nmax_keys = 1200\n",
                 module.display()
             ),
@@ -689,5 +690,115 @@ fn windows_are_never_longer_than_the_longest_time_to_live() {
             .distinct_count("hoarder", "set", u32::MAX, now + 10_000)
             .unwrap(),
         0
+    );
+}
+
+/// A module counting one key or filling one set without end is held to
+/// `state.max_events_per_key` / `state.max_members_per_set` on every
+/// backend: the event or member past the quota is a `quota` error of the
+/// module (before, the oldest were silently forgotten at 65,536 and the
+/// count lied), and what the store holds stays at the quota.
+#[test]
+fn a_module_flooding_a_counter_or_a_set_gets_quota_errors_on_every_backend() {
+    let redis = RedisServer::start();
+    let dir = TempDir::new("state-flood");
+    for url in [
+        "memory".to_owned(),
+        "sqlite:flood.db".to_owned(),
+        redis.url(),
+    ] {
+        let module = palisade_e2e::fixture("hoarder");
+        let p = palisade_e2e::palisade(
+            &format!(
+                "[[policy]]\nsource = \"{}\"\ngrants = [\"log\", \"state\"]\non_error = \"quarantine\"\n\
+                 [[policy]]\nsource = \"builtin:mention-limit\"\n\
+                 [limits]\ntimeout_ms = 10000\n\
+                 [state]\nurl = \"{url}\"\nmax_events_per_key = 700\nmax_members_per_set = 700\n",
+                module.display()
+            ),
+            &dir.0,
+        );
+        // 500 events (members) per activity: the quota is reached in the
+        // second.
+        let mut outcomes = Vec::new();
+        for (i, text) in ["flood", "flood", "crowd", "crowd"].iter().enumerate() {
+            let d = palisade_e2e::judge(&p, &note(&format!("https://f.example/u/{i}"), text));
+            assert!(d.trace[1].error.is_none(), "{url}: mention-limit judges on");
+            match &d.trace[0].error {
+                Some(e) => {
+                    assert_eq!(d.action, palisade::Action::Quarantine, "{url}");
+                    outcomes.push(format!("{}: {}", e.kind, e.message));
+                }
+                None => outcomes.push(d.trace[0].reason.clone().unwrap_or_default()),
+            }
+        }
+        assert_eq!(
+            outcomes,
+            [
+                "events=500",
+                "quota: module `hoarder` counted 700 events under one key, its quota (state.max_events_per_key)",
+                "members=500",
+                "quota: module `hoarder` added 700 members to one set, its quota (state.max_members_per_set)",
+            ],
+            "{url}"
+        );
+        let state = p.runtime().state();
+        let now = palisade::runtime::unix_ms();
+        assert_eq!(
+            state.count("hoarder", "flood", 3600, now).unwrap(),
+            700,
+            "{url}"
+        );
+        assert_eq!(
+            state.distinct_count("hoarder", "crowd", 3600, now).unwrap(),
+            700,
+            "{url}"
+        );
+    }
+}
+
+/// Quota errors are visible where an admin looks: `GET /metrics` counts
+/// them per module under `kind="quota"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_errors_are_counted_in_metrics_by_module_and_kind() {
+    let dir = TempDir::new("state-metrics");
+    let path = dir.0.join("palisade.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[policy]]\nsource = \"{}\"\ngrants = [\"log\", \"state\"]\n\
+             [limits]\ntimeout_ms = 10000\n\
+             [server]\nlisten = \"127.0.0.1:0\"\njudge_api_records = true\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+             [decision_log]\noutput = \"off\"\n[cache]\ndir = \"cache\"\n\
+             [state]\nurl = \"memory\"\nmax_events_per_key = 700\n",
+            palisade_e2e::fixture("hoarder").display()
+        ),
+    )
+    .unwrap();
+    let running = palisade_e2e::serve_in_process(
+        palisade::Config::load(&path).unwrap(),
+        palisade::server::ServeOptions {
+            config_path: Some(path.clone()),
+            admin_token: Some("state-token".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    for i in 0..3 {
+        let d = judge(
+            &http,
+            &running.url,
+            note(&format!("https://f.example/u/{i}"), "flood"),
+        )
+        .await;
+        assert_eq!(d["trace"][0]["module"], "hoarder", "{d:#}");
+    }
+    let metrics = palisade_e2e::metrics(&running.url).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "palisade_module_errors_total{kind=\"quota\",module=\"hoarder\"} 2"),
+        "{metrics}"
     );
 }

@@ -13,6 +13,15 @@ impl types::Host for StoreData {}
 
 impl log::Host for StoreData {
     fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        let module = &*self.namespace;
+        if !self
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .allow(module)
+        {
+            return Ok(());
+        }
         let mut message = message;
         if message.len() > MAX_LOG_MESSAGE {
             let mut cut = MAX_LOG_MESSAGE;
@@ -22,7 +31,6 @@ impl log::Host for StoreData {
             message.truncate(cut);
             message.push('…');
         }
-        let module = &*self.namespace;
         match level {
             log::Level::Trace => tracing::trace!(module, "{message}"),
             log::Level::Debug => tracing::debug!(module, "{message}"),

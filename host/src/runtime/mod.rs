@@ -8,6 +8,7 @@ mod clocks;
 mod contract;
 mod imports;
 mod limits;
+mod log;
 mod module;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ use crate::lists::Lists;
 use crate::state::StateBackend;
 use cache::ModuleCache;
 use limits::MemoryCap;
+use log::{Bucket, LogLimiter};
 
 /// How often the epoch advances: the granularity of call deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -51,6 +53,10 @@ pub struct RuntimeLimits {
     /// Reuse a module's instance for the next activity (true) or create a
     /// fresh one per activity (false). See docs/adr/0002.
     pub reuse_instances: bool,
+    /// Log lines a module may write per second, on average…
+    pub log_lines_per_second: u32,
+    /// …and at once, after a quiet spell (the bucket's size).
+    pub log_burst: u32,
 }
 
 impl Default for RuntimeLimits {
@@ -61,6 +67,8 @@ impl Default for RuntimeLimits {
             stack_bytes: 512 << 10,
             instances: 256,
             reuse_instances: true,
+            log_lines_per_second: 20,
+            log_burst: 100,
         }
     }
 }
@@ -76,6 +84,7 @@ pub struct Runtime {
     /// they are at each call.
     lists: Arc<ArcSwap<Lists>>,
     cache: Option<ModuleCache>,
+    log: LogLimiter,
     _ticker: Ticker,
 }
 
@@ -108,6 +117,7 @@ impl Runtime {
         Ok(Arc::new(Runtime {
             engine,
             linker,
+            log: LogLimiter::new(limits.log_lines_per_second, limits.log_burst),
             limits,
             state,
             lists: Arc::new(ArcSwap::from_pointee(lists)),
@@ -136,6 +146,12 @@ impl Runtime {
     /// Replace the lists; calls already running finish with the old ones.
     pub fn set_lists(&self, lists: Lists) {
         self.lists.store(Arc::new(lists));
+    }
+
+    /// Log lines refused by the rate limit so far, per module name (kept
+    /// across reloads: a module's bucket is its name's).
+    pub fn log_dropped(&self) -> Vec<(String, u64)> {
+        self.log.dropped()
     }
 
     /// The compiled-module cache, when there is one.
@@ -226,6 +242,8 @@ pub(crate) struct StoreData {
     memory: MemoryCap,
     /// The module's name: its state namespace and log tag.
     namespace: Arc<str>,
+    /// The module's log rate limit (see `log`).
+    log: Arc<std::sync::Mutex<Bucket>>,
     state: Arc<dyn StateBackend>,
     lists: Arc<ArcSwap<Lists>>,
     /// The current activity's receive time, for state windows.
@@ -240,6 +258,7 @@ pub(crate) struct StoreData {
 impl StoreData {
     pub(crate) fn new(runtime: &Runtime, namespace: Arc<str>, memory_bytes: usize) -> Self {
         StoreData {
+            log: runtime.log.bucket(&namespace),
             wasi: WasiCtx::builder()
                 .monotonic_clock(clocks::SandboxClock)
                 .build(),

@@ -25,6 +25,15 @@ const MAX_LABELS: usize = 16;
 const MAX_LABEL_BYTES: usize = 64;
 const MAX_ABS_POINTS: f64 = 1e6;
 
+/// Caps on what `describe()` may return. The description is copied into
+/// every decision and the admin API's recent decisions: a 30 MB `version`
+/// was, each time.
+const MAX_VERSION_BYTES: usize = 64;
+const MAX_DESCRIPTION_BYTES: usize = 1024;
+const MAX_CAPABILITIES: usize = 16;
+const MAX_CAPABILITY_BYTES: usize = 64;
+const MAX_SCHEMA_BYTES: usize = 64 << 10;
+
 /// Native stack of the thread a module is loaded on (compiling included).
 const LOAD_STACK_BYTES: usize = 8 << 20;
 
@@ -55,10 +64,17 @@ pub enum LoadError {
     UnknownImport(String),
     #[error("does not implement the palisade:policy world: {0}")]
     World(String),
-    #[error("failed to start: {0}")]
-    Start(CallError),
+    /// It failed while being loaded: `during` says in which step
+    /// (instantiating it, `describe()`, `configure()`), the error its kind.
+    #[error("failed to start: {error} (in {during})")]
+    Start {
+        during: &'static str,
+        error: CallError,
+    },
     #[error("{0}")]
     BadName(String),
+    #[error("describe() returned {what}; at most {cap}")]
+    Oversized { what: String, cap: String },
     #[error("refused its configuration: {0}")]
     Configure(String),
 }
@@ -230,17 +246,18 @@ impl Module {
                 .spawn_scoped(scope, || {
                     Self::prepare_here(runtime, source, bytes, cfg, config_json, configure)
                 })
-                .map_err(|e| {
-                    LoadError::Start(CallError::new(
+                .map_err(|e| LoadError::Start {
+                    during: "the host",
+                    error: CallError::new(
                         ErrorKind::Instantiate,
                         format!("cannot start a thread to load it: {e}"),
-                    ))
+                    ),
                 })?;
             loading.join().unwrap_or_else(|_| {
-                Err(LoadError::Start(CallError::new(
-                    ErrorKind::Trap,
-                    "loading it panicked in the host",
-                )))
+                Err(LoadError::Start {
+                    during: "the host",
+                    error: CallError::new(ErrorKind::Trap, "loading it panicked in the host"),
+                })
             })
         })
     }
@@ -313,14 +330,22 @@ impl Module {
             failures_in_a_row: AtomicU32::new(0),
             resting_until_ms: AtomicU64::new(0),
         };
-        let mut warm = module.instantiate_bare().map_err(LoadError::Start)?;
+        let instantiating = |error| LoadError::Start {
+            during: "instantiation",
+            error,
+        };
+        let mut warm = module.instantiate_bare().map_err(instantiating)?;
         module.arm(&mut warm.store);
-        let description = warm
-            .bindings
-            .describe(&mut warm.store)
-            .map_err(|e| LoadError::Start(classify(e, &mut warm.store)))?;
+        let description =
+            warm.bindings
+                .describe(&mut warm.store)
+                .map_err(|e| LoadError::Start {
+                    during: "describe()",
+                    error: classify(e, &mut warm.store),
+                })?;
         check_name(&description.name)
             .map_err(|e| LoadError::BadName(format!("describe() returned {e}")))?;
+        check_description(&description)?;
         if module.name.is_empty() {
             module.name = Arc::from(description.name.as_str());
         }
@@ -331,10 +356,13 @@ impl Module {
         }
         // The store's namespace is the final name; rebuild the instance
         // under it rather than patch the store.
-        let mut warm = module.instantiate_bare().map_err(LoadError::Start)?;
+        let mut warm = module.instantiate_bare().map_err(instantiating)?;
         module.configure(&mut warm).map_err(|e| match e.kind {
             ErrorKind::BadOutput => LoadError::Configure(e.message),
-            _ => LoadError::Start(e),
+            _ => LoadError::Start {
+                during: "configure()",
+                error: e,
+            },
         })?;
         module.idle.lock().expect("fresh lock").push(warm);
         Ok(module)
@@ -634,6 +662,49 @@ fn describe(error: &wasmtime::Error) -> String {
     } else {
         parts.join(": ")
     }
+}
+
+/// Refuse a description with a field over its cap (the name is checked by
+/// [`check_name`]), saying which field and the cap.
+fn check_description(d: &Description) -> Result<(), LoadError> {
+    let over = |what: String, cap: String| Err(LoadError::Oversized { what, cap });
+    if d.version.len() > MAX_VERSION_BYTES {
+        return over(
+            format!("a `version` of {} bytes", d.version.len()),
+            format!("{MAX_VERSION_BYTES} bytes"),
+        );
+    }
+    if d.description.len() > MAX_DESCRIPTION_BYTES {
+        return over(
+            format!("a `description` of {} bytes", d.description.len()),
+            format!("{MAX_DESCRIPTION_BYTES} bytes"),
+        );
+    }
+    if d.capabilities.len() > MAX_CAPABILITIES {
+        return over(
+            format!("{} `capabilities`", d.capabilities.len()),
+            format!("{MAX_CAPABILITIES} entries"),
+        );
+    }
+    if let Some(c) = d
+        .capabilities
+        .iter()
+        .find(|c| c.len() > MAX_CAPABILITY_BYTES)
+    {
+        return over(
+            format!("a capability of {} bytes", c.len()),
+            format!("{MAX_CAPABILITY_BYTES} bytes each"),
+        );
+    }
+    if let Some(schema) = &d.config_schema
+        && schema.len() > MAX_SCHEMA_BYTES
+    {
+        return over(
+            format!("a `config_schema` of {} bytes", schema.len()),
+            format!("{} KiB", MAX_SCHEMA_BYTES >> 10),
+        );
+    }
+    Ok(())
 }
 
 fn check_verdict(verdict: &Verdict) -> Result<(), CallError> {

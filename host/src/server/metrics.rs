@@ -33,6 +33,7 @@ pub struct Metrics {
     pub state_errors: prometheus::IntCounter,
     pub judge_panics: prometheus::IntCounter,
     pub decision_log_dropped: prometheus::IntCounter,
+    pub module_log_dropped: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -137,6 +138,11 @@ impl Metrics {
                 "decision_log_dropped_total",
                 "Decision log lines dropped because the output did not keep up (the queue was full).",
             ),
+            module_log_dropped: counter(
+                "module_log_dropped_total",
+                "Log lines a module wrote past limits.log_lines_per_second / log_burst, dropped, by module.",
+                &["module"],
+            ),
             registry,
         }
     }
@@ -148,6 +154,20 @@ impl Metrics {
             let seen = self.state_errors.get();
             if h.errors > seen {
                 self.state_errors.inc_by(h.errors - seen);
+            }
+        }
+    }
+
+    /// Bring the log-drop counters up to date with the runtime's (before
+    /// rendering): `dropped` is per module name, since the start.
+    pub fn observe_log_dropped(&self, dropped: &[(String, u64)]) {
+        for (module, n) in dropped {
+            let c = self
+                .module_log_dropped
+                .with_label_values(&[module.as_str()]);
+            let seen = c.get();
+            if *n > seen {
+                c.inc_by(n - seen);
             }
         }
     }

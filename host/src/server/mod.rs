@@ -329,6 +329,8 @@ async fn metrics_text(
 ) -> impl axum::response::IntoResponse {
     app.metrics
         .observe_state(app.palisade.runtime().state().health());
+    app.metrics
+        .observe_log_dropped(&app.palisade.runtime().log_dropped());
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -158,19 +158,28 @@ pub fn open(config: &StateConfig, base: &Path) -> StateResult<Arc<dyn StateBacke
         max_value_bytes: config.max_value_bytes,
         max_ttl_seconds: config.max_ttl_seconds,
         max_keys: config.max_keys,
+        max_events_per_key: config.max_events_per_key,
+        max_members_per_set: config.max_members_per_set,
     }))
 }
 
 /// Per-module limits, the same for every backend: key and value sizes, a
-/// number of keys per module, and a longest time to live (a value stored
-/// "forever" gets it, a window longer is cut to it), so what a module
-/// holds is bounded whatever it does. A breach is a [`StateError::Quota`].
+/// number of keys per module, events per counter and members per set, and
+/// a longest time to live (a value stored "forever" gets it, a window
+/// longer is cut to it), so what a module holds is bounded whatever it
+/// does. A breach is a [`StateError::Quota`]: a counter that silently
+/// forgot its oldest events would lie to its module.
 pub struct Quotas {
     pub inner: Arc<dyn StateBackend>,
     pub max_key_bytes: usize,
     pub max_value_bytes: usize,
     pub max_ttl_seconds: u32,
     pub max_keys: u64,
+    /// At most [`palisade_sdk::memory::MAX_EVENTS_PER_KEY`] (checked in
+    /// the configuration), so the store's own cap never drops an event.
+    pub max_events_per_key: u64,
+    /// At most [`palisade_sdk::memory::MAX_MEMBERS_PER_SET`].
+    pub max_members_per_set: u64,
 }
 
 impl Quotas {
@@ -252,6 +261,15 @@ impl StateBackend for Quotas {
         let key = &*self.key(key);
         let window = self.window(window);
         self.check_room(ns, || Ok(self.inner.count(ns, key, window, now)? == 0), now)?;
+        // Every event the key holds: none is kept past the longest window,
+        // and no window is longer than `max_ttl_seconds`.
+        let held = self.inner.count(ns, key, self.max_ttl_seconds, now)?;
+        if held >= self.max_events_per_key {
+            return Err(StateError::Quota(format!(
+                "module `{ns}` counted {held} events under one key, its quota \
+                 (state.max_events_per_key)"
+            )));
+        }
         self.inner.hit(ns, key, window, now)
     }
 
@@ -276,6 +294,16 @@ impl StateBackend for Quotas {
             || Ok(self.inner.distinct_count(ns, key, window, now)? == 0),
             now,
         )?;
+        let all = self.max_ttl_seconds;
+        let held = self.inner.distinct_count(ns, key, all, now)?;
+        if held >= self.max_members_per_set
+            && !self.inner.distinct_has(ns, key, member, all, now)?
+        {
+            return Err(StateError::Quota(format!(
+                "module `{ns}` added {held} members to one set, its quota \
+                 (state.max_members_per_set)"
+            )));
+        }
         self.inner.distinct_add(ns, key, member, window, now)
     }
 
