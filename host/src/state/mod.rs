@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use palisade_sdk::memory::MemoryState;
 
@@ -160,6 +161,7 @@ pub fn open(config: &StateConfig, base: &Path) -> StateResult<Arc<dyn StateBacke
         max_keys: config.max_keys,
         max_events_per_key: config.max_events_per_key,
         max_members_per_set: config.max_members_per_set,
+        last_saturated_warning: AtomicU64::new(0),
     }))
 }
 
@@ -167,8 +169,9 @@ pub fn open(config: &StateConfig, base: &Path) -> StateResult<Arc<dyn StateBacke
 /// number of keys per module, events per counter and members per set, and
 /// a longest time to live (a value stored "forever" gets it, a window
 /// longer is cut to it), so what a module holds is bounded whatever it
-/// does. A breach is a [`StateError::Quota`]: a counter that silently
-/// forgot its oldest events would lie to its module.
+/// does. A breach of a size or of `max_keys` on `put` is a
+/// [`StateError::Quota`]; a counting call past a quota answers as if it had
+/// counted, without storing (see [`Quotas::saturated`]).
 pub struct Quotas {
     pub inner: Arc<dyn StateBackend>,
     pub max_key_bytes: usize,
@@ -180,6 +183,8 @@ pub struct Quotas {
     pub max_events_per_key: u64,
     /// At most [`palisade_sdk::memory::MAX_MEMBERS_PER_SET`].
     pub max_members_per_set: u64,
+    /// When [`Quotas::saturated`] last warned (ms since the epoch).
+    pub last_saturated_warning: AtomicU64,
 }
 
 impl Quotas {
@@ -187,6 +192,27 @@ impl Quotas {
     /// remembered longer than that, however long a window is asked for.
     fn window(&self, window: u32) -> u32 {
         window.min(self.max_ttl_seconds)
+    }
+
+    /// A counting call past a quota answers as if it had counted, without
+    /// storing: an error would fail the module's call, and a failed module
+    /// is skipped, so a sender who filled a wave detector's sets would blind
+    /// it. Counts saturate at the quota instead, which still meets any
+    /// threshold below it. Logged at most once a minute.
+    fn saturated(&self, ns: &str, quota: &str) {
+        let now = crate::runtime::unix_ms();
+        let last = self.last_saturated_warning.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 60_000
+            && self
+                .last_saturated_warning
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                module = ns,
+                "a module's counts reached {quota}: counted, not stored"
+            );
+        }
     }
 
     /// Refuse a key that `ns` does not hold yet when it is at its quota.
@@ -260,15 +286,14 @@ impl StateBackend for Quotas {
     fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
         let key = &*self.key(key);
         let window = self.window(window);
-        self.check_room(ns, || Ok(self.inner.count(ns, key, window, now)? == 0), now)?;
+        let fresh = || Ok(self.inner.count(ns, key, window, now)? == 0);
         // Every event the key holds: none is kept past the longest window,
         // and no window is longer than `max_ttl_seconds`.
-        let held = self.inner.count(ns, key, self.max_ttl_seconds, now)?;
-        if held >= self.max_events_per_key {
-            return Err(StateError::Quota(format!(
-                "module `{ns}` counted {held} events under one key, its quota \
-                 (state.max_events_per_key)"
-            )));
+        let full = self.check_room(ns, fresh, now).is_err()
+            || self.inner.count(ns, key, self.max_ttl_seconds, now)? >= self.max_events_per_key;
+        if full {
+            self.saturated(ns, "state.max_events_per_key or state.max_keys");
+            return Ok(self.inner.count(ns, key, window, now)? + 1);
         }
         self.inner.hit(ns, key, window, now)
     }
@@ -289,20 +314,16 @@ impl StateBackend for Quotas {
         let key = &*self.key(key);
         let member = &*self.key(member);
         let window = self.window(window);
-        self.check_room(
-            ns,
-            || Ok(self.inner.distinct_count(ns, key, window, now)? == 0),
-            now,
-        )?;
         let all = self.max_ttl_seconds;
-        let held = self.inner.distinct_count(ns, key, all, now)?;
-        if held >= self.max_members_per_set
-            && !self.inner.distinct_has(ns, key, member, all, now)?
-        {
-            return Err(StateError::Quota(format!(
-                "module `{ns}` added {held} members to one set, its quota \
-                 (state.max_members_per_set)"
-            )));
+        let fresh = || Ok(self.inner.distinct_count(ns, key, window, now)? == 0);
+        let full = self.check_room(ns, fresh, now).is_err()
+            || (self.inner.distinct_count(ns, key, all, now)? >= self.max_members_per_set
+                && !self.inner.distinct_has(ns, key, member, all, now)?);
+        if full {
+            self.saturated(ns, "state.max_members_per_set or state.max_keys");
+            let n = self.inner.distinct_count(ns, key, window, now)?;
+            let known = self.inner.distinct_has(ns, key, member, window, now)?;
+            return Ok(n + u64::from(!known));
         }
         self.inner.distinct_add(ns, key, member, window, now)
     }
