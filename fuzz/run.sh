@@ -180,14 +180,25 @@ for t in "${targets[@]}"; do
   set -e
   # The last status line: "#RUNS ... cov: C ft: F corp: N ..." (fork mode
   # adds "oom/timeout/crash: a/b/c"); final stats give the exact run count.
-  last=$(grep -E '^#[0-9]+' "$log" | tail -n1)
-  runs=$(grep -m1 -oE 'stat::number_of_executed_units: [0-9]+' "$log" | awk '{print $2}')
+  last=$(grep -E '^#[0-9]+' "$log" | tail -n1 || true)
+  runs=$(grep -m1 -oE 'stat::number_of_executed_units: [0-9]+' "$log" | awk '{print $2}' || true)
   [ -n "$runs" ] || runs=$(sed -nE 's/^#([0-9]+).*/\1/p' <<< "$last")
-  cov=$(grep -oE 'cov: [0-9]+' <<< "$last" | awk '{print $2}')
-  ft=$(grep -oE 'ft: [0-9]+' <<< "$last" | awk '{print $2}')
-  corp=$(grep -oE 'corp: [0-9]+' <<< "$last" | awk '{print $2}')
-  found=$(find "$art" -type f -newer "$marker" | wc -l)
+  cov=$(grep -oE 'cov: [0-9]+' <<< "$last" | awk '{print $2}' || true)
+  ft=$(grep -oE 'ft: [0-9]+' <<< "$last" | awk '{print $2}' || true)
+  corp=$(grep -oE 'corp: [0-9]+' <<< "$last" | awk '{print $2}' || true)
+  new_findings=$(find "$art" -type f -newer "$marker")
+  found=$(grep -c . <<< "$new_findings" || true)
   rm -f "$marker"
+  # Where the new findings fail: each replayed, grouped by the panic's place
+  # (or libFuzzer's verdict: timeout, out-of-memory).
+  if [ "$found" -gt 0 ]; then
+    echo "   findings of $t, by where they fail (replayed one by one):"
+    while IFS= read -r f; do
+      out=$("$bin_dir/$t" -rss_limit_mb=2048 -timeout=25 "$f" 2>&1 || true)
+      grep -m1 -oE 'panicked at [^ ]+|ERROR: libFuzzer: [a-z-]+' <<< "$out" || echo "passes on replay (flaky, e.g. a timeout)"
+    done <<< "$new_findings" | sed "s|$root/||" | sort | uniq -c | sed 's/^/   /'
+    echo "   first: ${new_findings%%$'\n'*}"
+  fi
   summary+=("$(printf '%-15s %12s %8s %8s %8s %9s %9s %7s' "$t" "${runs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$found" "${still_failing[$t]}" "$status")")
 done
 
