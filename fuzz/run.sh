@@ -194,7 +194,7 @@ for t in "${targets[@]}"; do
   if [ "$found" -gt 0 ]; then
     echo "   findings of $t, by where they fail (replayed one by one):"
     while IFS= read -r f; do
-      out=$("$bin_dir/$t" -rss_limit_mb=2048 -timeout=25 "$f" 2>&1 || true)
+      out=$("$bin_dir/$t" -rss_limit_mb=2048 -timeout=25 "$f" 2>&1 | tr -d '\0' || true)
       grep -m1 -oE 'panicked at [^ ]+|ERROR: libFuzzer: [a-z-]+' <<< "$out" || echo "passes on replay (flaky, e.g. a timeout)"
     done <<< "$new_findings" | sed "s|$root/||" | sort | uniq -c | sed 's/^/   /'
     echo "   first: ${new_findings%%$'\n'*}"
