@@ -37,7 +37,7 @@ seconds=${1:-600}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
-case $seconds in '' | *[!0-9]*)
+case $seconds in '' | *[!0-9]* | 0)
   echo "usage: fuzz/run.sh [SECONDS] [TARGET...]  (targets: ${all_targets[*]})" >&2
   exit 2
   ;;

@@ -8,20 +8,20 @@
 
 #![no_main]
 
+use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use palisade::pipeline::Envelope;
 use palisade::{Action, Config, Palisade};
 
-/// The bundled modules (no `[[policy]]`: the defaults), state in memory,
-/// nothing written to disk.
+/// The bundled modules (no `[[policy]]`: the defaults), state in memory.
+/// The compiled-module cache (in a private folder under the temporary
+/// folder) spares each of libFuzzer's fork-mode jobs a recompilation.
 const CONFIG: &str = r#"
 local_hosts = ["mastodon.example"]
 [state]
 url = "memory"
-[cache]
-enabled = false
 "#;
 
 fn palisade() -> &'static Palisade {
@@ -29,9 +29,13 @@ fn palisade() -> &'static Palisade {
     PALISADE.get_or_init(|| {
         let mut config = Config::parse(CONFIG).expect("the fuzz configuration parses");
         // No drop-in folder: only the bundled modules judge.
-        let empty = std::env::temp_dir().join("palisade-fuzz-judge");
-        std::fs::create_dir_all(&empty).expect("create an empty base folder");
-        config.base_dir = empty;
+        let base = std::env::temp_dir().join("palisade-fuzz-judge");
+        let cache = base.join("cache");
+        std::fs::create_dir_all(&cache).expect("create the fuzz folders");
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700))
+            .expect("make the cache private");
+        config.base_dir = base;
+        config.cache.dir = Some(cache);
         let palisade = Palisade::new(&config, None).expect("palisade starts");
         let set = palisade.policies();
         assert!(
