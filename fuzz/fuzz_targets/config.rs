@@ -25,8 +25,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(written) = toml::to_string(&config) else {
         return;
     };
-    let reread = Config::parse(&written)
-        .unwrap_or_else(|e| panic!("an accepted configuration, written back, is refused: {e}\n{written}"));
+    let reread = Config::parse(&written).unwrap_or_else(|e| {
+        panic!("an accepted configuration, written back, is refused: {e}\n{written}")
+    });
     let rewritten = toml::to_string(&reread).expect("a re-read configuration serialises");
-    assert_eq!(written, rewritten, "the configuration changed on a round trip");
+    assert_eq!(
+        written, rewritten,
+        "the configuration changed on a round trip"
+    );
 });

@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
     let scanned = Html::scan(&html);
     let text = scanned.text.as_str();
 
-    assert!(text.len() <= 2 * html.len(), "text longer than 2x the markup");
+    assert!(
+        text.len() <= 2 * html.len(),
+        "text longer than 2x the markup"
+    );
     let opens = html.bytes().filter(|&b| b == b'<').count();
     assert!(scanned.anchors.len() <= opens, "more anchors than tags");
     if !html.contains('&') {
@@ -23,7 +26,8 @@ fuzz_target!(|data: &[u8]| {
 
     assert_eq!(text, text.trim(), "text not trimmed");
     assert!(
-        text.chars().all(|c| !c.is_whitespace() || c == ' ' || c == '\n'),
+        text.chars()
+            .all(|c| !c.is_whitespace() || c == ' ' || c == '\n'),
         "whitespace other than space and newline in {text:?}"
     );
     for bad in ["  ", " \n", "\n ", "\n\n\n"] {

@@ -43,7 +43,11 @@ fn palisade() -> &'static Palisade {
             "bundled modules failed to load: {:?}",
             set.failures()
         );
-        assert_eq!(set.modules().len(), config.policy.len(), "every bundled module loaded");
+        assert_eq!(
+            set.modules().len(),
+            config.policy.len(),
+            "every bundled module loaded"
+        );
         palisade
     })
 }
@@ -55,7 +59,10 @@ fuzz_target!(|data: &[u8]| {
     let decision = set.judge(&body, &Envelope::inbound_now());
 
     if decision.error.is_some() {
-        assert!(decision.trace.is_empty(), "an unreadable body reached a module");
+        assert!(
+            decision.trace.is_empty(),
+            "an unreadable body reached a module"
+        );
         return;
     }
     assert!(decision.trace.len() <= set.modules().len());

@@ -31,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(list.len() <= entries, "more entries than lines");
 
     match parse_mastodon_csv(&text) {
-        Ok(list) => assert!(list.len() <= lines, "{} entries from {lines} lines", list.len()),
+        Ok(list) => assert!(
+            list.len() <= lines,
+            "{} entries from {lines} lines",
+            list.len()
+        ),
         Err((line, message)) => {
             assert!(!message.is_empty(), "an error without a message");
             assert!(line as usize <= lines, "error at line {line} of {lines}");

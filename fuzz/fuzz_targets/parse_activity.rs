@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
 
     // Entity decoding can lengthen a few short entities (`&nGt;`, 5 bytes,
     // is 6 bytes of UTF-8), never past twice the source.
-    assert!(activity.text.len() <= 2 * len, "text longer than 2x the body");
+    assert!(
+        activity.text.len() <= 2 * len,
+        "text longer than 2x the body"
+    );
     if let Some(summary) = &activity.summary {
         assert!(summary.len() <= 2 * len, "summary longer than 2x the body");
     }
@@ -46,12 +49,18 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     for (i, tag) in activity.hashtags.iter().enumerate() {
-        assert!(!activity.hashtags[..i].contains(tag), "duplicate hashtag {tag:?}");
+        assert!(
+            !activity.hashtags[..i].contains(tag),
+            "duplicate hashtag {tag:?}"
+        );
         assert!(!tag.is_empty() && !tag.starts_with('#'), "hashtag {tag:?}");
         assert_eq!(*tag, tag.to_lowercase(), "hashtag {tag:?} not lower-case");
     }
     for (i, link) in activity.links.iter().enumerate() {
-        assert!(!activity.links[..i].contains(link), "duplicate link {link:?}");
+        assert!(
+            !activity.links[..i].contains(link),
+            "duplicate link {link:?}"
+        );
         assert!(
             activity.mentions.iter().all(|m| m.href != *link),
             "mention {link:?} also counted as a link"
