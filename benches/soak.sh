@@ -58,6 +58,8 @@ hostile_settings() { # weight
   printf '# rewritten by the soak to trigger reloads\non_error = "skip"\nweight = %s\n' "$1" > "$dropin/hostile.toml"
 }
 hostile_settings 1.0
+# The module the soak replaces in turn (link-spam reads lists).
+printf 'grants = ["log", "lists"]\n' > "$dropin/extra.toml"
 
 cat > "$work/palisade.toml" <<TOML
 # No [[policy]] entries: every module comes from the drop-in folder.
@@ -131,7 +133,7 @@ if [ "$ready" != 1 ]; then
 fi
 
 metrics() { curl -sf --max-time 10 "http://127.0.0.1:$port/metrics" || true; }
-judged() { metrics | awk '/^activities_total\{/ {s += $2} END {print s + 0}'; }
+judged() { metrics | awk '/^palisade_activities_total\{/ {s += $2} END {print s + 0}'; }
 samples=()
 sample() { # label
   local rss fds
@@ -190,6 +192,6 @@ print("bodies sent, by kind: " + ", ".join(f"{k}: {v}" for k, v in r["kinds"].it
 PY
 echo "reloads triggered: $reloads"
 echo "metrics at the end:"
-grep -E '^(activities_total|module_errors_total|reloads_total|unjudged_requests_total|upstream_responses_total|modules_loaded|module_load_failures)' <<< "$final" | sed 's/^/  /'
-echo "palisade log: $(wc -l < "$work/palisade.log") lines, $(grep -c 'panicked' "$work/palisade.log" || true) panics"
+grep -E '^palisade_(activities_total|module_errors_total|reloads_total|unjudged_requests_total|upstream_responses_total|modules_loaded|module_load_failures)' <<< "$final" | sed 's/^/  /' || echo "  (no metrics: the sidecar did not answer)"
+echo "palisade log: $(wc -l < "$work/palisade.log") lines, $(grep -c 'panicked' "$work/palisade.log" || true) panics, $(grep -c 'module not loaded' "$work/palisade.log" || true) modules not loaded"
 [ "$alive" = yes ]

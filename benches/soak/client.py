@@ -3,7 +3,8 @@
 rotating, to an inbox URL on loopback, from a few keep-alive connections, at
 most RATE requests per second in total, until SECONDS have passed (and never
 more than RATE * SECONDS requests). Prints one JSON object: the request
-count, the status histogram (`error` for a connection that failed), and the
+count, the status histogram (`error (KIND)` for a connection that failed while
+sending a body of KIND), and the
 count by kind of body (the part of a body's file name before the first `-`).
 
     client.py URL BODIES_DIR SECONDS [--rate N] [--connections N]
@@ -85,7 +86,9 @@ def main():
                     conn.close()
                     conn = None
             except (OSError, http.client.HTTPException):
-                local_status["error"] += 1
+                # Named by the body: an oversized one is refused (413) and
+                # the connection closed, sometimes before it is all sent.
+                local_status[f"error ({kind})"] += 1
                 if conn is not None:
                     conn.close()
                 conn = None
