@@ -53,10 +53,9 @@ fn palisade() -> &'static Palisade {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let body = String::from_utf8_lossy(data);
     let palisade = palisade();
     let set = palisade.policies();
-    let decision = set.judge(&body, &Envelope::inbound_now());
+    let decision = set.judge_bytes(data, &Envelope::inbound_now());
 
     if decision.error.is_some() {
         assert!(

@@ -1,5 +1,5 @@
-//! The activity parser on arbitrary bodies (lossy UTF-8, as a body off the
-//! wire may be anything): it must never panic, and what it returns must be
+//! The activity parser on arbitrary bodies (bytes, as a body off the wire
+//! may be anything): it must never panic, and what it returns must be
 //! what modules are promised — no duplicate mentions, hashtags or links,
 //! links that are not mentions, hosts that match their URIs, and outputs
 //! bounded by the input (the parse is linear in the body, so a large body
@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use palisade_sdk::parse::{Options, host_of, parse_activity};
+use palisade_sdk::parse::{Options, host_of, parse_document};
 
 /// The local host the fuzzed activities may mention.
 const LOCAL: &str = "mastodon.example";
@@ -16,9 +16,11 @@ const LOCAL: &str = "mastodon.example";
 fuzz_target!(|data: &[u8]| {
     let body = String::from_utf8_lossy(data);
     let local_hosts = [LOCAL.to_owned()];
-    let Ok(activity) = parse_activity(&body, &Options::new(&local_hosts)) else {
+    // The bytes as they arrive: the parser replaces invalid UTF-8 itself.
+    let Ok(parsed) = parse_document(data, &Options::new(&local_hosts)) else {
         return;
     };
+    let activity = parsed.activity;
     let len = body.len();
 
     // Entity decoding can lengthen a few short entities (`&nGt;`, 5 bytes,
