@@ -49,6 +49,10 @@ enum Command {
     /// Each FILE holds one JSON activity, or JSON Lines (one activity per
     /// line). Activities are judged in order and share state, as on a live
     /// server. Decisions go to standard output, one JSON object per line.
+    ///
+    /// Exits 1 when a file cannot be read, or when a configured module did
+    /// not load (the decisions were made without it) unless
+    /// `policies.allow_missing` is set.
     Check {
         #[command(flatten)]
         setup: Setup,
