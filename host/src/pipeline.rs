@@ -53,8 +53,8 @@ impl PolicySet {
     /// Judge one document as it arrived (the request body's bytes).
     pub fn judge_bytes(&self, body: &[u8], envelope: &Envelope) -> Decision {
         let parsed = parse_document(body, &Options::new(&self.local_hosts));
-        let (activity, notes) = match parsed {
-            Ok(p) => (Activity::from(p.activity), p.notes),
+        let (activity, notes, mended) = match parsed {
+            Ok(p) => (Activity::from(p.activity), p.notes, p.mended),
             Err(e) => {
                 return Decision::unreadable(InputError {
                     message: e.message,
@@ -70,7 +70,14 @@ impl PolicySet {
         for module in &self.modules {
             let view = if module.wants_raw() {
                 with_raw.get_or_insert_with(|| Activity {
-                    raw: Some(String::from_utf8_lossy(body).into_owned()),
+                    // What Palisade read: the mended document when the
+                    // body needed mending, so a module parsing it strictly
+                    // cannot be made to fail by a comment or a NUL.
+                    raw: Some(
+                        mended
+                            .clone()
+                            .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned()),
+                    ),
                     ..activity.clone()
                 })
             } else {

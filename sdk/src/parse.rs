@@ -87,6 +87,10 @@ pub struct Parsed {
     /// "wrong-typed properties read as absent: sensitive"); empty for a
     /// well-formed document.
     pub notes: Vec<String>,
+    /// The document as strict JSON when the lenient pass had to mend it:
+    /// what a module asking for the raw JSON gets, so that it reads what
+    /// Palisade read.
+    pub mended: Option<String>,
 }
 
 /// The most mentions, hashtags, links, attachments and addressees an
@@ -128,7 +132,9 @@ pub fn parse_document(body: &[u8], options: &Options<'_>) -> Result<Parsed, Pars
     match strict(&mended.text) {
         Ok(doc) => {
             notes.extend(mended.notes.iter().map(|n| (*n).to_owned()));
-            Ok(build(doc, options, notes))
+            let mut parsed = build(doc, options, notes);
+            parsed.mended = Some(mended.text.clone());
+            Ok(parsed)
         }
         Err(e) => Err(not_readable(e, &mended.text)),
     }
@@ -196,8 +202,21 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
         None => (None, None),
     };
 
-    let content = subject.content.as_ref().or(subject.content_map.as_ref());
+    // Mastodon takes `content` only when it is not blank, else the first
+    // value of `contentMap`.
+    let content = subject
+        .content
+        .as_ref()
+        .filter(|c| !c.trim().is_empty())
+        .or(subject.content_map.as_ref());
     let html = content.map(|c| html::Html::scan(c));
+    // Misskey shows its own text (MFM) in place of `content`: a post may
+    // carry a harmless `content` and spam there. Both are judged.
+    let misskey_text = subject.misskey_content.as_ref().or(subject
+        .source
+        .as_ref()
+        .filter(|s| s.media_type.as_deref() == Some("text/x.misskeymarkdown"))
+        .and_then(|s| s.content.as_ref()));
 
     // Lemmy puts the tags of a comment on the activity rather than the object.
     let tags = std::iter::once(&subject.tag).chain(if std::ptr::eq(subject, &doc) {
@@ -286,6 +305,9 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
     } else {
         (&doc.to, &doc.cc)
     };
+    // Visibility from every addressee, before the lists are cut.
+    let is_public = |r: &Cow<'_, str>| PUBLIC.contains(&r.as_ref());
+    let public = (to.iter().any(is_public), cc.iter().any(is_public));
     let mut keep = |what: &'static str, all: &[Cow<'_, str>]| -> Vec<String> {
         if all.len() > MAX_ITEMS {
             cut.push(what);
@@ -294,7 +316,11 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
     };
     let to = keep("to", to);
     let cc = keep("cc", cc);
-    let visibility = visibility(&to, &cc);
+    let visibility = match public {
+        (true, _) => Visibility::Public,
+        (false, true) => Visibility::Unlisted,
+        _ => visibility(&to, &cc),
+    };
 
     if subject.attachment.len() > MAX_ITEMS {
         cut.push("attachments");
@@ -327,7 +353,18 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
         object_kind,
         object_id,
         content: content.map(|c| c.to_string()),
-        text: html.map(|h| h.text).unwrap_or_default(),
+        text: {
+            let mut text = html.map(|h| h.text).unwrap_or_default();
+            if let Some(mfm) = misskey_text.map(|m| m.trim()).filter(|m| !m.is_empty())
+                && !text.contains(mfm)
+            {
+                if !text.is_empty() {
+                    text.push_str("\n\n");
+                }
+                text.push_str(mfm);
+            }
+            text
+        },
         summary: subject
             .summary
             .as_deref()
@@ -349,7 +386,11 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
             .map(|p| p.to_string()),
         raw: None,
     };
-    Parsed { activity, notes }
+    Parsed {
+        activity,
+        notes,
+        mended: None,
+    }
 }
 
 fn visibility(to: &[String], cc: &[String]) -> Visibility {

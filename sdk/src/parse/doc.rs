@@ -25,6 +25,10 @@ pub(super) struct Doc<'a> {
     pub object: Option<ObjectField<'a>>,
     pub content: Option<Cow<'a, str>>,
     pub content_map: Option<Cow<'a, str>>,
+    /// Misskey's own text: `_misskey_content`, and `source.content` when
+    /// `source.mediaType` is MFM. Misskey shows these in place of `content`.
+    pub misskey_content: Option<Cow<'a, str>>,
+    pub source: Option<Source<'a>>,
     pub summary: Option<Cow<'a, str>>,
     pub tag: Vec<Tag<'a>>,
     pub to: Vec<Cow<'a, str>>,
@@ -46,6 +50,13 @@ impl Doc<'_> {
             Some("Create" | "Update" | "Announce" | "Add")
         )
     }
+}
+
+/// `source`: the text as its author wrote it.
+#[derive(Default)]
+pub(super) struct Source<'a> {
+    pub content: Option<Cow<'a, str>>,
+    pub media_type: Option<Cow<'a, str>>,
 }
 
 /// A `tag` entry.
@@ -298,14 +309,22 @@ impl<'de> Deserialize<'de> for LangMap<'de> {
                 f.write_str("a language map")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut first = None;
-                while map.next_key::<IgnoredAny>()?.is_some() {
-                    let v = map.next_value::<Text<'de>>()?.0.into_got();
-                    if first.is_none() {
-                        first = v;
+                // Ruby's and JavaScript's maps keep a duplicated key where it
+                // first stood, with its last value: so `{"en":"ok","en":"spam"}`
+                // shows "spam" first.
+                let mut first: Option<(Cow<'de, str>, Option<Cow<'de, str>>)> = None;
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    let value = map.next_value::<Text<'de>>()?.0.into_got();
+                    let key = key.0.into_got().unwrap_or_default();
+                    match &mut first {
+                        None => first = Some((key, value)),
+                        Some((k, v)) if *k == key => *v = value,
+                        Some(_) => {}
                     }
                 }
-                Ok(LangMap(first.map_or(Slot::Absent, Slot::Got)))
+                Ok(LangMap(
+                    first.and_then(|(_, v)| v).map_or(Slot::Absent, Slot::Got),
+                ))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(LangMap(Slot::Absent))
@@ -389,15 +408,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Objects<T> {
     }
 }
 
-impl<'de> Deserialize<'de> for ObjectField<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ObjectVisitor).map(|slot| match slot {
-            Slot::Got(o) => o,
-            _ => ObjectField::Uri(Cow::Borrowed("")),
-        })
-    }
-}
-
 struct ObjectVisitor;
 
 impl<'de> Visitor<'de> for ObjectVisitor {
@@ -466,6 +476,8 @@ enum Key {
     Sensitive,
     InReplyTo,
     Published,
+    MisskeyContent,
+    Source,
     Other,
 }
 
@@ -498,6 +510,8 @@ impl<'de> Deserialize<'de> for Key {
                     "sensitive" => Key::Sensitive,
                     "inReplyTo" => Key::InReplyTo,
                     "published" => Key::Published,
+                    "_misskey_content" => Key::MisskeyContent,
+                    "source" => Key::Source,
                     _ => Key::Other,
                 })
             }
@@ -571,6 +585,10 @@ impl<'de> Visitor<'de> for DocVisitor {
                 Key::Published => {
                     d.published = map.next_value::<Text<'de>>()?.0.take("published", w)
                 }
+                Key::MisskeyContent => {
+                    d.misskey_content = map.next_value::<Text<'de>>()?.0.take("_misskey_content", w)
+                }
+                Key::Source => d.source = map.next_value::<Element<Source<'de>>>()?.0.into_got(),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -608,7 +626,7 @@ impl<'de> Deserialize<'de> for Tag<'de> {
                 let mut t = Tag::default();
                 while let Some(key) = map.next_key::<Key>()? {
                     match key {
-                        Key::Type => t.kind = map.next_value::<Link<'de>>()?.0.into_got(),
+                        Key::Type => t.kind = map.next_value::<TagType<'de>>()?.0,
                         Key::Href => t.href = map.next_value::<Link<'de>>()?.0.into_got(),
                         Key::Name => t.name = map.next_value::<Text<'de>>()?.0.into_got(),
                         _ => {
@@ -620,6 +638,77 @@ impl<'de> Deserialize<'de> for Tag<'de> {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Source<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Source<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a source object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Source<'de>, A::Error> {
+                let mut src = Source::default();
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Content => src.content = map.next_value::<Text<'de>>()?.0.into_got(),
+                        Key::MediaType => {
+                            src.media_type = map.next_value::<Text<'de>>()?.0.into_got()
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(src)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A tag's `type`, one string or several: Mastodon reads a tag as a
+/// mention when any of its types is `Mention` (likewise `Hashtag`), so the
+/// one that matters is kept.
+struct TagType<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for TagType<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TagType<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a type or an array of types")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut chosen: Option<Cow<'de, str>> = None;
+                while let Some(item) = seq.next_element::<Text<'de>>()? {
+                    let Some(t) = item.0.into_got() else { continue };
+                    let rank = |t: &str| match t {
+                        "Mention" => 2,
+                        "Hashtag" => 1,
+                        _ => 0,
+                    };
+                    if chosen.as_deref().is_none_or(|c| rank(&t) > rank(c)) {
+                        chosen = Some(t);
+                    }
+                }
+                Ok(TagType(chosen))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(TagType(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(TagType(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(TagType(None))
+            }
+            unread_shapes!(TagType<'de>, TagType(None); bool, num, map);
+        }
+        d.deserialize_any(V)
     }
 }
 

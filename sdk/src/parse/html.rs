@@ -31,6 +31,10 @@ impl Html {
         let bytes = html.as_bytes();
         let mut i = 0;
         let mut skip_until: Option<&'static str> = None;
+        // An anchor whose class says mention or hashtag, until its text is
+        // seen: it is one only if that text starts with `@` or `#`, as
+        // Mastodon's do. A link dressed as a mention stays a link.
+        let mut pending: Option<usize> = None;
         while i < bytes.len() {
             if !starts_tag(bytes, i) {
                 // Text up to the next `<` that opens markup; a `<` that
@@ -43,7 +47,17 @@ impl Html {
                 }
                 let next = next.min(bytes.len());
                 if skip_until.is_none() {
-                    raw_text.push_str(&html[i..next]);
+                    let chunk = &html[i..next];
+                    if let Some(a) = pending
+                        && !chunk.trim().is_empty()
+                    {
+                        let first = decode(chunk.trim_start()).chars().next();
+                        if !matches!(first, Some('@' | '#')) {
+                            out.anchors[a].is_mention_or_hashtag = false;
+                        }
+                        pending = None;
+                    }
+                    raw_text.push_str(chunk);
                 }
                 i = next;
                 continue;
@@ -67,6 +81,7 @@ impl Html {
             match (closing, name.as_str()) {
                 (false, "script") => skip_until = Some("script"),
                 (false, "style") => skip_until = Some("style"),
+                (true, "a") => pending = None,
                 (_, "br") => raw_text.push('\n'),
                 (
                     true,
@@ -79,6 +94,7 @@ impl Html {
                         let is_mention_or_hashtag = class
                             .split_whitespace()
                             .any(|c| matches!(c, "mention" | "hashtag" | "u-url"));
+                        pending = is_mention_or_hashtag.then_some(out.anchors.len());
                         out.anchors.push(Anchor {
                             href: decode(&href),
                             is_mention_or_hashtag,
@@ -108,20 +124,41 @@ fn memchr_lt(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Where the tag that starts at `start` (a `<`) ends: the index of its
-/// closing `>` and the index just past it, honouring quoted attribute
-/// values; both the end of input if unclosed. Both are character
+/// closing `>` and the index just past it; both the end of input if
+/// unclosed. As in HTML5, a quote delimits only an attribute value (after
+/// `=`): elsewhere in a tag it is a plain character, so `<p x'>` is closed
+/// by its `>`. A comment ends at `-->`. Both indices are character
 /// boundaries (`>` is ASCII), whatever follows an unclosed `<`.
 fn tag_end(bytes: &[u8], start: usize) -> (usize, usize) {
+    if bytes[start..].starts_with(b"<!--") {
+        let body = start + 4;
+        return match bytes[body..].windows(3).position(|w| w == b"-->") {
+            Some(p) => (body + p, body + p + 3),
+            None => (bytes.len(), bytes.len()),
+        };
+    }
     let mut quote: Option<u8> = None;
+    let mut after_eq = false;
     for (offset, &b) in bytes[start + 1..].iter().enumerate() {
-        match (quote, b) {
-            (None, b'"' | b'\'') => quote = Some(b),
-            (Some(q), _) if b == q => quote = None,
-            (None, b'>') => {
-                let at = start + 1 + offset;
-                return (at, at + 1);
+        match quote {
+            Some(q) => {
+                if b == q {
+                    quote = None;
+                }
             }
-            _ => {}
+            None => match b {
+                b'>' => {
+                    let at = start + 1 + offset;
+                    return (at, at + 1);
+                }
+                b'"' | b'\'' if after_eq => {
+                    quote = Some(b);
+                    after_eq = false;
+                }
+                b'=' => after_eq = true,
+                c if c.is_ascii_whitespace() => {}
+                _ => after_eq = false,
+            },
         }
     }
     (bytes.len(), bytes.len())
@@ -228,6 +265,38 @@ mod tests {
         assert_eq!(Html::scan("I <3 cats 🐱").text, "I <3 cats 🐱");
         assert_eq!(Html::scan("<p>I <3 <b>cats</b></p>").text, "I <3 cats");
         assert_eq!(Html::scan("x <é").text, "x <é");
+    }
+
+    #[test]
+    fn quotes_outside_attribute_values_and_comments_hide_nothing() {
+        // What a browser (and the servers' HTML5 sanitisers) shows.
+        assert_eq!(
+            Html::scan("<p x'>BUY SPAM NOW<b y'>ok</b>").text,
+            "BUY SPAM NOWok"
+        );
+        assert_eq!(
+            Html::scan("<!--'-->BUY SPAM NOW<br title='>").text,
+            "BUY SPAM NOW"
+        );
+        assert_eq!(
+            Html::scan("<p title=x\">SPAM</p><p title=\"y>").text,
+            "SPAM"
+        );
+        assert_eq!(Html::scan("<!-- a > b -->shown").text, "shown");
+        // Quoted values still hide their `>`.
+        assert_eq!(
+            Html::scan("<a title=\"a > b\" href=x>link</a>").text,
+            "link"
+        );
+    }
+
+    #[test]
+    fn a_link_dressed_as_a_mention_stays_a_link() {
+        let h = Html::scan(
+            r#"<a href="https://spam.example/buy" class="mention">click here</a> <a href="https://m.example/@bob" class="u-url mention">@<span>bob</span></a> <a href="https://m.example/tags/x" class="mention hashtag">&#35;x</a>"#,
+        );
+        let kinds: Vec<bool> = h.anchors.iter().map(|a| a.is_mention_or_hashtag).collect();
+        assert_eq!(kinds, [false, true, true]);
         assert_eq!(Html::scan("<script>evil()</script>ok").text, "ok");
     }
 }

@@ -309,3 +309,56 @@ fn well_formed_documents_carry_no_notes() {
     );
     assert!(p.notes.is_empty(), "{:?}", p.notes);
 }
+
+#[test]
+fn text_the_servers_show_instead_of_content_is_judged() {
+    // Mastodon: a blank `content` falls back to `contentMap`; a duplicated
+    // language keeps its place with its last value.
+    let p = lenient(
+        br#"{"type":"Note","content":" ","contentMap":{"en":"<p>harmless</p>","de":"x","en":"<p>BUY NOW</p>"}}"#,
+    );
+    assert_eq!(p.activity.text, "BUY NOW");
+    // Misskey shows `_misskey_content` (or an MFM `source`) in place of it.
+    let p = lenient(
+        br#"{"type":"Note","content":"<p>hi</p>","_misskey_content":"BUY NOW @a@home.example"}"#,
+    );
+    assert_eq!(p.activity.text, "hi\n\nBUY NOW @a@home.example");
+    let p = lenient(
+        br#"{"type":"Note","content":"<p>hi</p>","source":{"content":"BUY NOW","mediaType":"text/x.misskeymarkdown"}}"#,
+    );
+    assert_eq!(p.activity.text, "hi\n\nBUY NOW");
+    // The same text in both is judged once.
+    let p =
+        lenient(br#"{"type":"Note","content":"<p>hi there</p>","_misskey_content":"hi there"}"#);
+    assert_eq!(p.activity.text, "hi there");
+}
+
+#[test]
+fn a_tag_with_several_types_is_a_mention_when_one_is() {
+    let p = lenient(
+        br##"{"type":"Note","tag":[{"type":["Link","Mention"],"href":"https://home.example/u/a"},{"type":["Hashtag"],"name":"#Spam"}]}"##,
+    );
+    assert_eq!(p.activity.mentions.len(), 1);
+    assert_eq!(p.activity.hashtags, ["spam"]);
+}
+
+#[test]
+fn visibility_counts_every_addressee_before_the_lists_are_cut() {
+    let mut to: Vec<String> = (0..MAX_ITEMS + 10)
+        .map(|i| format!("https://r.example/u/{i}"))
+        .collect();
+    to.push("https://www.w3.org/ns/activitystreams#Public".into());
+    let body = serde_json::json!({"type": "Note", "to": to}).to_string();
+    let p = lenient(body.as_bytes());
+    assert_eq!(p.activity.visibility, Visibility::Public);
+    assert_eq!(p.activity.to.len(), MAX_ITEMS);
+}
+
+#[test]
+fn a_mended_document_is_what_raw_readers_get() {
+    let p = lenient(b"{\"type\":\"Note\", /* c */ \"content\":\"<p>x</p>\"}\0");
+    let mended = p.mended.expect("mended");
+    let v: serde_json::Value = serde_json::from_str(&mended).expect("strict JSON");
+    assert_eq!(v["content"], "<p>x</p>");
+    assert!(lenient(br#"{"type":"Note"}"#).mended.is_none());
+}
