@@ -224,12 +224,21 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
+    // Log lines go to stderr from a thread of their own through a bounded
+    // queue that drops (lossy) when full: a stalled reader of stderr
+    // (journald, a log driver) must not stop the async threads, and a sender
+    // provoking warnings cannot make logging cost more than a queue push.
+    let (stderr, _flush_at_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(10_000)
+        .thread_name("palisade-log")
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(stderr)
         // Colours only for a person at a terminal, never in log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -358,6 +367,7 @@ fn admin_token(config: &Config, flag: Option<PathBuf>) -> Result<Option<String>,
 }
 
 fn check(setup: &Setup, files: &[PathBuf]) -> Result<ExitCode, String> {
+    let allow_missing = setup.config()?.policies.allow_missing;
     let palisade = setup.start()?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -386,7 +396,6 @@ fn check(setup: &Setup, files: &[PathBuf]) -> Result<ExitCode, String> {
     out.flush().map_err(|e| e.to_string())?;
     let set = palisade.policies();
     let missing = set.missing();
-    let allow_missing = setup.config()?.policies.allow_missing;
     if !missing.is_empty() && !allow_missing {
         eprintln!(
             "palisade: {} configured module(s) did not load, so these decisions were made without them \

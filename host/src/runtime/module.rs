@@ -40,6 +40,9 @@ const LOAD_STACK_BYTES: usize = 8 << 20;
 /// Names no module may take: they name the host's own records and metrics.
 pub const RESERVED_NAMES: [&str; 3] = ["actor", "host", "palisade"];
 
+/// Warm instances a module keeps between activities, at most.
+const MAX_IDLE: usize = 16;
+
 /// Consecutive failures after which a module is backed off.
 const BACKOFF_AFTER: u32 = 5;
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
@@ -355,7 +358,9 @@ impl Module {
             return Ok(module);
         }
         // The store's namespace is the final name; rebuild the instance
-        // under it rather than patch the store.
+        // under it rather than patch the store (freeing the first one's
+        // pool slot before taking another).
+        drop(warm);
         let mut warm = module.instantiate_bare().map_err(instantiating)?;
         module.configure(&mut warm).map_err(|e| match e.kind {
             ErrorKind::BadOutput => LoadError::Configure(e.message),
@@ -525,8 +530,12 @@ impl Module {
         check_verdict(&verdict)?;
         if self.runtime.limits().reuse_instances {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            // Keep as many warm instances as calls ever ran at once.
-            idle.push(warm);
+            // Keep warm instances for the usual concurrency, not for the
+            // peak of a burst: each holds a slot of the shared pool, and a
+            // reload's new modules need slots too.
+            if idle.len() < MAX_IDLE {
+                idle.push(warm);
+            }
         }
         Ok(verdict)
     }

@@ -55,14 +55,18 @@ impl App {
         // One instance per module at most; a set larger than the pool
         // judges one activity at a time.
         let needed = set.modules().len().clamp(1, self.instances) as u32;
-        let _permits = self
+        let permits = self
             .judging
-            .acquire_many(needed)
+            .clone()
+            .acquire_many_owned(needed)
             .await
             .expect("the semaphore is never closed");
         let app = self.clone();
         let judged_body = body.clone();
         let judging = tokio::task::spawn_blocking(move || {
+            // Held by the work itself: a sender that hangs up mid-judging
+            // drops the request, not the instances its judging still uses.
+            let _permits = permits;
             let body = judged_body;
             if let Some(marker) = app.panic_marker.get()
                 && body.windows(marker.len()).any(|w| w == marker.as_slice())
@@ -120,6 +124,11 @@ impl App {
         path: &str,
         quarantine_id: Option<i64>,
     ) {
+        // The text goes in the record only when the log may carry it
+        // (`summary.text`), never inside the decision it keeps: the
+        // recent-decisions buffer is bounded by what it serialises.
+        let mut decision = judgement.decision.clone();
+        decision.text = None;
         let record = decision_log::Record {
             decision_id: uuid::Uuid::new_v4().to_string(),
             time: humantime::format_rfc3339_millis(
@@ -131,7 +140,7 @@ impl App {
             actor: judgement.summary.actor.clone(),
             text: judgement.summary.text.clone(),
             quarantine_id,
-            decision: judgement.decision.clone(),
+            decision,
         };
         let app = self.clone();
         if let Err(error) = tokio::task::spawn_blocking(move || app.log.write(record)).await {

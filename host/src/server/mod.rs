@@ -62,7 +62,7 @@ pub struct App {
     /// module of the set that judges it, so the bound follows reloads: a
     /// set with more modules judges fewer activities at once, and a full
     /// pool queues requests rather than failing them.
-    judging: Semaphore,
+    judging: Arc<Semaphore>,
     /// The permits there are (`limits.instances`).
     instances: usize,
     admin_token: Option<String>,
@@ -169,7 +169,7 @@ impl App {
             quarantine,
             metrics,
             log,
-            judging: Semaphore::new(instances),
+            judging: Arc::new(Semaphore::new(instances)),
             instances,
             admin_token: options.admin_token.filter(|t| !t.is_empty()),
             ready: std::sync::atomic::AtomicBool::new(ready),

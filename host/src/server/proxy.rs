@@ -301,6 +301,12 @@ async fn inbox(
     path_and_query: String,
     recipient: Option<String>,
 ) -> Response {
+    if !app.ready.load(std::sync::atomic::Ordering::Relaxed) {
+        // A configured module is missing: judging without it would let
+        // through what it was configured to stop. The sender retries.
+        app.metrics.unjudged.with_label_values(&["not_ready"]).inc();
+        return retry_later();
+    }
     let (parts, body) = request.into_parts();
     let bytes = match read_body(body, &app.config.server).await {
         Ok(b) => b,
