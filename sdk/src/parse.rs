@@ -355,14 +355,27 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
         content: content.map(|c| c.to_string()),
         text: {
             let mut text = html.map(|h| h.text).unwrap_or_default();
-            if let Some(mfm) = misskey_text.map(|m| m.trim()).filter(|m| !m.is_empty())
-                && !text.contains(mfm)
-            {
+            let mut append = |more: &str| {
+                let more = more.trim();
+                if more.is_empty() || says_nothing_new(more, &text) {
+                    return;
+                }
                 if !text.is_empty() {
                     text.push_str("\n\n");
                 }
-                text.push_str(mfm);
+                text.push_str(more);
+            };
+            if let Some(mfm) = misskey_text {
+                append(mfm);
             }
+            // A poll's options are shown with the post.
+            let options: Vec<&str> = subject
+                .options
+                .iter()
+                .take(MAX_ITEMS)
+                .filter_map(|o| o.name.as_deref())
+                .collect();
+            append(&options.join("\n"));
             text
         },
         summary: subject
@@ -391,6 +404,20 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
         notes,
         mended: None,
     }
+}
+
+/// Whether every word of `more` is already in `text`: Misskey sends its own
+/// text beside `content` on every post, usually the same words in MFM
+/// markup, which need not be judged twice.
+fn says_nothing_new(more: &str, text: &str) -> bool {
+    let words = |s: &str| -> HashSet<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let known = words(text);
+    words(more).is_subset(&known)
 }
 
 fn visibility(to: &[String], cc: &[String]) -> Visibility {

@@ -512,13 +512,13 @@ async fn a_configured_module_that_fails_to_load_keeps_the_sidecar_unready() {
         "judging without a configured module"
     );
     // Nor does it judge without it: inbox deliveries are told to retry.
-    let r = reqwest::Client::new()
+    let delivery = reqwest::Client::new()
         .post(format!("{}/users/alice/inbox", p.url))
         .body(std::fs::read(example("reply.json")).unwrap())
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(delivery.status().as_u16(), 503);
     assert!(received(&up).await.is_empty());
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["ready"], false);

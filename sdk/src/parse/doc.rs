@@ -29,6 +29,8 @@ pub(super) struct Doc<'a> {
     /// `source.mediaType` is MFM. Misskey shows these in place of `content`.
     pub misskey_content: Option<Cow<'a, str>>,
     pub source: Option<Source<'a>>,
+    /// A poll's options (`oneOf`, `anyOf`): each one's `name` is shown.
+    pub options: Vec<Tag<'a>>,
     pub summary: Option<Cow<'a, str>>,
     pub tag: Vec<Tag<'a>>,
     pub to: Vec<Cow<'a, str>>,
@@ -478,6 +480,8 @@ enum Key {
     Published,
     MisskeyContent,
     Source,
+    OneOf,
+    AnyOf,
     Other,
 }
 
@@ -512,6 +516,8 @@ impl<'de> Deserialize<'de> for Key {
                     "published" => Key::Published,
                     "_misskey_content" => Key::MisskeyContent,
                     "source" => Key::Source,
+                    "oneOf" => Key::OneOf,
+                    "anyOf" => Key::AnyOf,
                     _ => Key::Other,
                 })
             }
@@ -589,6 +595,13 @@ impl<'de> Visitor<'de> for DocVisitor {
                     d.misskey_content = map.next_value::<Text<'de>>()?.0.take("_misskey_content", w)
                 }
                 Key::Source => d.source = map.next_value::<Element<Source<'de>>>()?.0.into_got(),
+                Key::OneOf | Key::AnyOf => {
+                    d.options = map
+                        .next_value::<Objects<Tag<'de>>>()?
+                        .0
+                        .into_got()
+                        .unwrap_or_default()
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }

@@ -327,6 +327,11 @@ fn text_the_servers_show_instead_of_content_is_judged() {
         br#"{"type":"Note","content":"<p>hi</p>","source":{"content":"BUY NOW","mediaType":"text/x.misskeymarkdown"}}"#,
     );
     assert_eq!(p.activity.text, "hi\n\nBUY NOW");
+    // A poll's options are shown with it.
+    let p = lenient(
+        br#"{"type":"Question","content":"<p>Which?</p>","oneOf":[{"type":"Note","name":"BUY NOW"},{"type":"Note","name":"spam.example"}]}"#,
+    );
+    assert_eq!(p.activity.text, "Which?\n\nBUY NOW\nspam.example");
     // The same text in both is judged once.
     let p =
         lenient(br#"{"type":"Note","content":"<p>hi there</p>","_misskey_content":"hi there"}"#);
