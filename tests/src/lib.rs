@@ -392,6 +392,24 @@ pub struct InProcess {
     pub admin: String,
 }
 
+/// Write `text` to `palisade.toml` in `dir` and serve it in process (see
+/// [`serve_in_process`]) as `palisade serve --config` would, reloads
+/// included, with `token` as the admin token.
+pub async fn serve_config_file(dir: &Path, text: &str, token: &str) -> InProcess {
+    let path = dir.join("palisade.toml");
+    std::fs::write(&path, text).expect("write palisade.toml");
+    let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    serve_in_process(
+        config,
+        palisade::server::ServeOptions {
+            config_path: Some(path),
+            admin_token: Some(token.into()),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
 /// Start the sidecar for `config` (listening where it says: give it
 /// `127.0.0.1:0` for ephemeral ports) with the admin API on; it serves
 /// until the test's runtime ends.

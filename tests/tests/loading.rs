@@ -324,18 +324,7 @@ async fn a_module_misbehaving_while_it_loads_fails_only_itself_and_serve_stays_u
         "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
          [decision_log]\noutput = \"off\"\n[cache]\ndir = \"cache\"\n[state]\nurl = \"memory\"\n",
     );
-    let path = dir.0.join("palisade.toml");
-    std::fs::write(&path, text).unwrap();
-    let config = palisade::Config::load(&path).unwrap();
-    let running = palisade_e2e::serve_in_process(
-        config,
-        palisade::server::ServeOptions {
-            config_path: Some(path),
-            admin_token: Some("loading-token".into()),
-            ..Default::default()
-        },
-    )
-    .await;
+    let running = palisade_e2e::serve_config_file(&dir.0, &text, "loading-token").await;
     let set = running.app.palisade.policies();
     let errors: Vec<(String, String)> = set
         .failures()

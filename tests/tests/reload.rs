@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use palisade::server::{App, ServeOptions};
+use palisade::server::App;
 use palisade_e2e::{TempDir, fixture};
 use serde_json::{Value, json};
 
@@ -50,18 +50,7 @@ async fn start_with(
         "{config}\n[server]\nlisten = \"127.0.0.1:0\"\n{server}\n[admin]\nlisten = \"127.0.0.1:0\"\n\
          [decision_log]\noutput = \"{log}\"\n[policies]\ndebounce_ms = 50\n[cache]\ndir = \"cache\"\n"
     );
-    let path = dir.0.join("palisade.toml");
-    std::fs::write(&path, text).unwrap();
-    let config = palisade::Config::load(&path).unwrap();
-    let running = palisade_e2e::serve_in_process(
-        config,
-        ServeOptions {
-            config_path: Some(path),
-            admin_token: Some(TOKEN.into()),
-            ..Default::default()
-        },
-    )
-    .await;
+    let running = palisade_e2e::serve_config_file(&dir.0, &text, TOKEN).await;
     Sidecar {
         app: running.app,
         url: running.url,

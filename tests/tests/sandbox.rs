@@ -186,18 +186,7 @@ async fn serve(dir: &std::path::Path, config: &str) -> palisade_e2e::InProcess {
         "{config}\n[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
          [decision_log]\noutput = \"off\"\n[cache]\ndir = \"cache\"\n[state]\nurl = \"memory\"\n"
     );
-    let path = dir.join("palisade.toml");
-    std::fs::write(&path, text).unwrap();
-    let config = palisade::Config::load(&path).unwrap();
-    palisade_e2e::serve_in_process(
-        config,
-        palisade::server::ServeOptions {
-            config_path: Some(path),
-            admin_token: Some("sandbox-token".into()),
-            ..Default::default()
-        },
-    )
-    .await
+    palisade_e2e::serve_config_file(dir, &text, "sandbox-token").await
 }
 
 /// `POST /v1/judge` of a note by `actor` saying `text`: the decision, as

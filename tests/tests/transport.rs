@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use palisade::server::{App, ServeOptions};
+use palisade::server::App;
 use palisade_e2e::{TempDir, example, note};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -95,18 +95,7 @@ async fn sidecar(upstream: Option<&str>, top: &str, server: &str, log: &str) -> 
          [admin]\nlisten = \"127.0.0.1:0\"\n[state]\nurl = \"memory\"\n\
          [decision_log]\n{log}\n"
     );
-    let path = dir.0.join("palisade.toml");
-    std::fs::write(&path, &text).unwrap();
-    let config = palisade::Config::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let running = palisade_e2e::serve_in_process(
-        config,
-        ServeOptions {
-            config_path: Some(path),
-            admin_token: Some(TOKEN.into()),
-            ..Default::default()
-        },
-    )
-    .await;
+    let running = palisade_e2e::serve_config_file(&dir.0, &text, TOKEN).await;
     Sidecar {
         app: running.app,
         url: running.url,

@@ -10,21 +10,11 @@ use crate::Decision;
 use crate::pipeline::Envelope;
 
 /// What judging one activity produced, carried to the part that enforces
-/// it (forward, drop, hold) and to the decision log.
+/// it (forward, drop, hold) and to the decision log. The decision carries
+/// what was parsed (id, actor, its host, the text), so nothing parses twice.
 #[derive(Debug, Clone)]
 pub struct Judgement {
     pub decision: Decision,
-    pub summary: Summary,
-}
-
-/// What the quarantine and the decision log say about the activity.
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    pub activity_id: Option<String>,
-    pub actor: Option<String>,
-    pub actor_host: Option<String>,
-    /// The plain text, only when the decision log may carry it.
-    pub text: Option<String>,
 }
 
 /// Judging did not produce a decision.
@@ -75,14 +65,7 @@ impl App {
             }
             let decision = set.judge_bytes(&body, &envelope);
             app.metrics.observe(&decision);
-            // What was parsed for judging, for the log and the quarantine.
-            let summary = Summary {
-                activity_id: decision.id.clone(),
-                actor: decision.actor.clone(),
-                actor_host: decision.actor_host.clone(),
-                text: decision.text.clone().filter(|_| app.log.include_text),
-            };
-            Judgement { decision, summary }
+            Judgement { decision }
         });
         match judging.await {
             Ok(judgement) => Ok(judgement),
@@ -125,10 +108,10 @@ impl App {
         quarantine_id: Option<i64>,
     ) {
         // The text goes in the record only when the log may carry it
-        // (`summary.text`), never inside the decision it keeps: the
-        // recent-decisions buffer is bounded by what it serialises.
+        // (`decision_log.include_text`), never inside the decision it keeps:
+        // the recent-decisions buffer is bounded by what it serialises.
         let mut decision = judgement.decision.clone();
-        decision.text = None;
+        let text = decision.text.take().filter(|_| self.log.include_text);
         let record = decision_log::Record {
             decision_id: uuid::Uuid::new_v4().to_string(),
             time: humantime::format_rfc3339_millis(
@@ -137,8 +120,8 @@ impl App {
             .to_string(),
             received_at: envelope.received_at,
             path: path.to_owned(),
-            actor: judgement.summary.actor.clone(),
-            text: judgement.summary.text.clone(),
+            actor: decision.actor.clone(),
+            text,
             quarantine_id,
             decision,
         };

@@ -32,7 +32,7 @@ use crate::Palisade;
 use crate::config::Config;
 use crate::quarantine::Quarantine;
 use decision_log::DecisionLog;
-pub use judging::{JudgeError, Judgement, Summary};
+pub use judging::{JudgeError, Judgement};
 use metrics::Metrics;
 use paths::InboxPaths;
 use proxy::Upstream;

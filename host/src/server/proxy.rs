@@ -437,12 +437,11 @@ async fn hold(
         .filter(|t| t.mode == crate::config::Mode::Enforce && t.verdict != "pass")
         .map(|t| t.module.as_str())
         .collect();
-    let summary = &judgement.summary;
     let hold = Hold {
         received_at,
-        activity_id: summary.activity_id.clone().or_else(|| decision.id.clone()),
-        actor: summary.actor.clone(),
-        actor_host: summary.actor_host.clone(),
+        activity_id: decision.id.clone(),
+        actor: decision.actor.clone(),
+        actor_host: decision.actor_host.clone(),
         modules: modules.join(","),
         decision: serde_json::to_string(decision).map_err(|e| e.to_string())?,
         request,
