@@ -67,6 +67,10 @@ pub struct Config {
     pub quarantine: QuarantineConfig,
     #[serde(default)]
     pub decision_log: DecisionLogConfig,
+    /// The first hours after Palisade starts counting, when every actor
+    /// looks new.
+    #[serde(default)]
+    pub learning: LearningConfig,
     /// Where relative paths in the file are resolved from: the file's folder.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -392,6 +396,24 @@ impl LimitsConfig {
             log_lines_per_second: self.log_lines_per_second,
             log_burst: self.log_burst,
         }
+    }
+}
+
+/// `[learning]`: the learning period. On the day Palisade is installed it
+/// has seen no one, so every actor is "first seen less than a day ago" and
+/// every busy thread looks like a mention wave. For `hours` after the state
+/// first counted anything, modules are told (`context.learning`) and a
+/// rejection is held in quarantine instead, for a moderator to decide.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LearningConfig {
+    /// Length of the learning period; 0 turns it off.
+    pub hours: u32,
+}
+
+impl Default for LearningConfig {
+    fn default() -> Self {
+        LearningConfig { hours: 72 }
     }
 }
 

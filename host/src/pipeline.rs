@@ -5,15 +5,20 @@
 use std::time::Instant;
 
 use palisade_sdk::parse::{Options, parse_document};
+use palisade_sdk as sdk;
+use palisade_sdk::relations::{lessons, relations};
 
-use crate::decision::{Combiner, Decision, InputError, Outcome};
+use crate::decision::{Action, Combiner, Decision, InputError, Outcome};
 use crate::policy_set::PolicySet;
-use crate::runtime::{Activity, Context, Direction};
+use crate::relations::Relations as Store;
+use crate::runtime::{Activity, Context, Direction, Relations, Thread};
 
 /// First-seen subjects are kept under these prefixes in the state backend,
 /// apart from every module's namespace (module names cannot contain NUL).
 const ACTOR_KEY: &str = "actor\0";
 const HOST_KEY: &str = "host\0";
+/// When the state first counted anything: the start of the learning period.
+const LEARNING_KEY: &str = "palisade\0learning";
 
 /// The circumstances of one activity, from the transport.
 #[derive(Debug, Clone)]
@@ -53,8 +58,8 @@ impl PolicySet {
     /// Judge one document as it arrived (the request body's bytes).
     pub fn judge_bytes(&self, body: &[u8], envelope: &Envelope) -> Decision {
         let parsed = parse_document(body, &Options::new(&self.local_hosts));
-        let (activity, notes, mended) = match parsed {
-            Ok(p) => (Activity::from(p.activity), p.notes, p.mended),
+        let p = match parsed {
+            Ok(p) => p,
             Err(e) => {
                 return Decision::unreadable(InputError {
                     message: e.message,
@@ -63,7 +68,22 @@ impl PolicySet {
                 });
             }
         };
-        let cx = self.context(&activity, envelope);
+        let store = Store {
+            state: self.state.as_ref(),
+            now: envelope.received_at,
+        };
+        let relations = relations(&p.activity, &self.local_hosts, &store);
+        let lessons = lessons(
+            &p.activity,
+            p.object_actor.as_deref(),
+            match envelope.direction {
+                Direction::Inbound => sdk::Direction::Inbound,
+                Direction::Outbound => sdk::Direction::Outbound,
+            },
+            &self.local_hosts,
+        );
+        let (activity, notes, mended) = (Activity::from(p.activity), p.notes, p.mended);
+        let cx = self.context(&activity, envelope, relations);
         let mut combiner = Combiner::new(activity.id.clone(), self.thresholds);
         // Modules that asked for the raw JSON get their own copy with it.
         let mut with_raw: Option<Activity> = None;
@@ -101,6 +121,19 @@ impl PolicySet {
             }
         }
         let mut decision = combiner.finish();
+        if cx.learning && decision.action == Action::Reject {
+            decision.action = Action::Quarantine;
+            decision.reasons.push(format!(
+                "palisade: held instead of rejected: the learning period (the first {} h \
+                 of counting, `[learning]`) is not over",
+                self.learning_hours
+            ));
+        }
+        // Only what was let through teaches: a rejected post's mentions
+        // are not people in a conversation.
+        if envelope.record && decision.action == Action::Accept {
+            store.learn(lessons);
+        }
         decision.notes = notes;
         decision.actor = activity.actor;
         decision.actor_host = activity.actor_host;
@@ -110,7 +143,7 @@ impl PolicySet {
 
     /// The context modules see, recording first-seen times as a side effect
     /// when the envelope allows writes (else a subject never seen is new).
-    fn context(&self, activity: &Activity, envelope: &Envelope) -> Context {
+    fn context(&self, activity: &Activity, envelope: &Envelope, relations: sdk::Relations) -> Context {
         let now = envelope.received_at;
         let state = self.state.as_ref();
         let first_seen = |prefix: &str, subject: &Option<String>| {
@@ -140,6 +173,37 @@ impl PolicySet {
                 .as_ref()
                 .is_some_and(|h| self.local_hosts.iter().any(|l| l.eq_ignore_ascii_case(h))),
             recipient: envelope.recipient.clone(),
+            relations: Relations {
+                local_followers: relations.local_followers,
+                known_mentions: relations.known_mentions,
+                thread: match relations.thread {
+                    sdk::Thread::None => Thread::None,
+                    sdk::Thread::Unseen => Thread::Unseen,
+                    sdk::Thread::Seen => Thread::Seen,
+                    sdk::Thread::Local => Thread::Local,
+                },
+                thread_mentions: relations.thread_mentions,
+            },
+            learning: self.learning(envelope),
         }
+    }
+
+    /// Whether `envelope` arrives within the learning period: the first
+    /// `learning.hours` after the state first counted anything.
+    fn learning(&self, envelope: &Envelope) -> bool {
+        if self.learning_hours == 0 {
+            return false;
+        }
+        let now = envelope.received_at;
+        let state = self.state.as_ref();
+        let start = if envelope.record {
+            state.first_seen(LEARNING_KEY, now)
+        } else {
+            state.seen_since(LEARNING_KEY).map(|t| t.unwrap_or(now))
+        };
+        // Without the store the period cannot be told: assume it is over,
+        // so that rejections stay rejections.
+        let start = start.unwrap_or(0);
+        now.saturating_sub(start) < u64::from(self.learning_hours) * 3_600_000
     }
 }

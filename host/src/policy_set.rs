@@ -42,6 +42,7 @@ pub struct PolicySet {
     pub(crate) thresholds: Thresholds,
     pub(crate) local_hosts: Vec<String>,
     pub(crate) state: Arc<dyn StateBackend>,
+    pub(crate) learning_hours: u32,
 }
 
 impl PolicySet {
@@ -68,6 +69,7 @@ impl PolicySet {
                 .map(|h| h.to_lowercase())
                 .collect(),
             state: runtime.state().clone(),
+            learning_hours: config.learning.hours,
         };
         let signatures = Signatures::from_config(config).unwrap_or_else(|error| {
             set.failures.push(LoadFailure::new("signatures", error));

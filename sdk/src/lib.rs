@@ -135,6 +135,7 @@ pub mod finding;
 pub mod memory;
 #[cfg(feature = "parse")]
 pub mod parse;
+pub mod relations;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod text;
@@ -143,8 +144,8 @@ mod verdict;
 pub use bindings::palisade::policy::lists::{DomainEntry, Severity};
 pub use bindings::palisade::policy::log::Level;
 pub use bindings::palisade::policy::types::{
-    Activity, Attachment, Context, Description, Direction, Mention, Rewrite, Ruling, Score,
-    Verdict, Visibility,
+    Activity, Attachment, Context, Description, Direction, Mention, Relations, Rewrite, Ruling,
+    Score, Thread, Verdict, Visibility,
 };
 pub use capability::{lists, log, state};
 

@@ -91,6 +91,9 @@ pub struct Parsed {
     /// what a module asking for the raw JSON gets, so that it reads what
     /// Palisade read.
     pub mended: Option<String>,
+    /// The actor of an embedded object, for the host's relations: the
+    /// local user whose `Follow` an `Accept` accepts.
+    pub object_actor: Option<String>,
 }
 
 /// The most mentions, hashtags, links, attachments and addressees an
@@ -192,6 +195,9 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
         .or(subject.attributed_to.as_ref())
         .map(|a| a.clone().into_owned());
     let actor_host = actor.as_deref().and_then(host_of);
+    let object_actor = object
+        .and_then(|o| o.actor.as_ref().or(o.attributed_to.as_ref()))
+        .map(|a| a.clone().into_owned());
 
     let (object_kind, object_id) = match &doc.object {
         Some(ObjectField::Embedded(o)) => (
@@ -334,6 +340,9 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
             media_type: a.media_type.as_ref().map(|m| m.to_string()),
             url: a.url.as_ref().map(|u| u.to_string()),
             name: a.name.as_ref().map(|n| n.to_string()),
+            blurhash: a.blurhash.as_ref().map(|b| b.to_string()),
+            width: a.width,
+            height: a.height,
         })
         .collect();
 
@@ -403,6 +412,7 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
         activity,
         notes,
         mended: None,
+        object_actor,
     }
 }
 

@@ -38,6 +38,23 @@ pub struct HostState {
     /// What the module being judged declared in `describe`.
     declared: Vec<String>,
     module: String,
+    /// Who follows whom (follower, actor), and the posts seen, for
+    /// [`Context::relations`].
+    follows: Vec<(String, String)>,
+    posts: HashMap<String, Vec<String>>,
+    learning: bool,
+}
+
+impl crate::relations::Known for HostState {
+    fn followers(&self, actor: &str) -> u32 {
+        self.follows.iter().filter(|(_, a)| a == actor).count() as u32
+    }
+    fn follows(&self, follower: &str, actor: &str) -> bool {
+        self.follows.iter().any(|(f, a)| f == follower && a == actor)
+    }
+    fn post(&self, id: &str) -> Option<Vec<String>> {
+        self.posts.get(id).cloned()
+    }
 }
 
 thread_local! {
@@ -84,6 +101,9 @@ impl TestHost {
                 local_hosts: Vec::new(),
                 declared: Vec::new(),
                 module: String::new(),
+                follows: Vec::new(),
+                posts: HashMap::new(),
+                learning: false,
             })),
         }
     }
@@ -128,6 +148,38 @@ impl TestHost {
         inner.state.first_seen(&format!("host\0{host}"), ms);
     }
 
+    /// Pretend the host learnt that the local user `follower` (an actor
+    /// URI) follows `actor`: [`Context::relations`] counts it.
+    pub fn follows(&self, follower: &str, actor: &str) {
+        let mut inner = self.inner.borrow_mut();
+        if !crate::relations::Known::follows(&*inner, follower, actor) {
+            inner.follows.push((follower.to_owned(), actor.to_owned()));
+        }
+    }
+
+    /// Pretend the host saw and let through `activity`: it learns the
+    /// post's participants, as the host would. (The host also learns
+    /// follows from an `Accept{Follow}`, which needs the embedded follow's
+    /// actor: say those with [`TestHost::follows`].)
+    pub fn learn(&self, activity: &Activity) {
+        let local = self.inner.borrow().local_hosts.clone();
+        for lesson in crate::relations::lessons(activity, None, Direction::Inbound, &local) {
+            match lesson {
+                crate::relations::Lesson::Follow { follower, actor } => {
+                    self.follows(&follower, &actor)
+                }
+                crate::relations::Lesson::Post { id, participants } => {
+                    self.inner.borrow_mut().posts.insert(id, participants);
+                }
+            }
+        }
+    }
+
+    /// Whether contexts say the host is in its learning period.
+    pub fn set_learning(&self, learning: bool) {
+        self.inner.borrow_mut().learning = learning;
+    }
+
     /// Everything modules logged so far.
     pub fn logs(&self) -> Vec<(Level, String)> {
         self.inner.borrow().logs.clone()
@@ -155,6 +207,7 @@ impl TestHost {
             .actor_host
             .as_ref()
             .is_some_and(|h| inner.local_hosts.iter().any(|l| l.eq_ignore_ascii_case(h)));
+        let local_hosts = inner.local_hosts.clone();
         Context {
             direction: Direction::Inbound,
             received_at: now,
@@ -162,6 +215,8 @@ impl TestHost {
             host_first_seen,
             actor_local,
             recipient: None,
+            relations: crate::relations::relations(activity, &local_hosts, &*inner),
+            learning: inner.learning,
         }
     }
 

@@ -10,8 +10,8 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::palisade::policy::types::{
-    Activity, Attachment, Context, Description, Direction, Mention, Rewrite, Ruling, Score,
-    Verdict, Visibility,
+    Activity, Attachment, Context, Description, Direction, Mention, Relations, Rewrite, Ruling,
+    Score, Thread, Verdict, Visibility,
 };
 
 use palisade_sdk as sdk;
@@ -57,6 +57,9 @@ impl From<sdk::Activity> for Activity {
                     media_type: x.media_type,
                     url: x.url,
                     name: x.name,
+                    blurhash: x.blurhash,
+                    width: x.width,
+                    height: x.height,
                 })
                 .collect(),
             sensitive: a.sensitive,

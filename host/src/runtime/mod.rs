@@ -24,6 +24,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use bindings::{
     Activity, Context, Description, Direction, Rewrite, Ruling, Score, Verdict, Visibility,
+    Relations, Thread,
 };
 pub use module::{
     CallError, ErrorKind, LoadError, Module, ModuleSettings, ModuleStats, RESERVED_NAMES,

@@ -76,6 +76,9 @@ pub(super) struct AttachmentDoc<'a> {
     pub media_type: Option<Cow<'a, str>>,
     pub url: Option<Cow<'a, str>>,
     pub name: Option<Cow<'a, str>>,
+    pub blurhash: Option<Cow<'a, str>>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
 }
 
 /// `object`: a URI or an embedded document.
@@ -257,6 +260,37 @@ impl<'de> Deserialize<'de> for Flag {
                 Ok(Flag(Slot::Absent))
             }
             unread_shapes!(Flag, Flag(Slot::Wrong); num, str, map, seq);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A size in pixels: a non-negative integer (a float is cut, a huge one
+/// saturates); anything else reads as absent.
+struct Pixels(Option<u32>);
+
+impl<'de> Deserialize<'de> for Pixels {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Pixels;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of pixels")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Pixels, E> {
+                Ok(Pixels(Some(u32::try_from(v).unwrap_or(u32::MAX))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Pixels, E> {
+                Ok(Pixels(u64::try_from(v).ok().map(|v| u32::try_from(v).unwrap_or(u32::MAX))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Pixels, E> {
+                // `as` saturates and maps NaN to 0.
+                Ok(Pixels((v >= 0.0).then_some(v as u32)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Pixels, E> {
+                Ok(Pixels(None))
+            }
+            unread_shapes!(Pixels, Pixels(None); bool, str, map, seq);
         }
         d.deserialize_any(V)
     }
@@ -482,6 +516,9 @@ enum Key {
     Source,
     OneOf,
     AnyOf,
+    Blurhash,
+    Width,
+    Height,
     Other,
 }
 
@@ -518,6 +555,9 @@ impl<'de> Deserialize<'de> for Key {
                     "source" => Key::Source,
                     "oneOf" => Key::OneOf,
                     "anyOf" => Key::AnyOf,
+                    "blurhash" => Key::Blurhash,
+                    "width" => Key::Width,
+                    "height" => Key::Height,
                     _ => Key::Other,
                 })
             }
@@ -746,6 +786,11 @@ impl<'de> Deserialize<'de> for AttachmentDoc<'de> {
                         }
                         Key::Url => a.url = map.next_value::<Link<'de>>()?.0.into_got(),
                         Key::Name => a.name = map.next_value::<Text<'de>>()?.0.into_got(),
+                        Key::Blurhash => {
+                            a.blurhash = map.next_value::<Text<'de>>()?.0.into_got()
+                        }
+                        Key::Width => a.width = map.next_value::<Pixels>()?.0,
+                        Key::Height => a.height = map.next_value::<Pixels>()?.0,
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
