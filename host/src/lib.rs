@@ -24,6 +24,7 @@
 pub mod builtin;
 pub mod config;
 pub mod decision;
+pub mod known;
 pub mod lists;
 pub mod pipeline;
 pub mod policy_set;

@@ -48,7 +48,9 @@ enum Command {
     ///
     /// Each FILE holds one JSON activity, or JSON Lines (one activity per
     /// line). Activities are judged in order and share state, as on a live
-    /// server. Decisions go to standard output, one JSON object per line.
+    /// server past its learning period (`[learning]` does not apply), at
+    /// the wall clock's time. Decisions go to standard output, one JSON
+    /// object per line.
     ///
     /// Exits 1 when a file cannot be read, or when a configured module did
     /// not load (the decisions were made without it) unless
@@ -128,6 +130,10 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         sdk: Option<PathBuf>,
     },
+    /// Seed the actors local users already know, so that on the day
+    /// Palisade is installed they are not strangers to its modules.
+    #[command(subcommand)]
+    Known(KnownCommand),
     /// Make a key pair for signing modules (minisign's format): writes
     /// NAME.pub (give it to admins) and NAME.key (keep it secret).
     Keygen {
@@ -156,6 +162,38 @@ enum Command {
         /// A public key to trust (minisign's `RW…` line, or a .pub file).
         #[arg(long, value_name = "KEY", required = true)]
         pubkey: Vec<String>,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KnownCommand {
+    /// Record that a local user (--user), or the server as a whole, follows
+    /// the actors FILE names: Mastodon's "Follows" export
+    /// (following_accounts.csv) or a plain list of actor URIs or handles
+    /// (user@host), one per line, `#` for comments.
+    ///
+    /// The actors count as followed in modules' `context.relations`
+    /// (`local-followers`; `known-mentions` when --user is the one
+    /// mentioned). Written to the state the sidecar uses (state.url, or
+    /// --state); run it again to refresh, as relations are kept for
+    /// state.max_ttl_seconds. A running sidecar on SQLite state reads the
+    /// file at start: import before starting it, or restart it (Redis is
+    /// shared: seen at once). A file with a line that names no actor
+    /// imports nothing: every such line is listed, and the exit code is 1.
+    Import {
+        /// Configuration file (for `local_hosts` and `state.url`).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Where state lives (default: the configuration's state.url).
+        #[arg(long, value_name = "URL")]
+        state: Option<String>,
+        /// The local user who follows them: a name on the first of
+        /// `local_hosts`, or their actor URI. Without it, the server as a
+        /// whole.
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
@@ -201,7 +239,19 @@ impl Setup {
     }
 
     fn start(&self) -> Result<Palisade, String> {
-        let palisade = self.start_quietly()?;
+        self.start_from(self.config_with_state(Some("memory"))?)
+    }
+
+    /// As [`Setup::start`], without a learning period.
+    fn start_established(&self) -> Result<Palisade, String> {
+        let mut config = self.config_with_state(Some("memory"))?;
+        config.learning.hours = 0;
+        self.start_from(config)
+    }
+
+    fn start_from(&self, config: Config) -> Result<Palisade, String> {
+        let palisade =
+            Palisade::new(&config, self.policies_dir.as_deref()).map_err(|e| e.to_string())?;
         for failure in palisade.policies().failures() {
             eprintln!(
                 "palisade: module {} not loaded: {}",
@@ -287,6 +337,19 @@ fn main() -> ExitCode {
             files,
         } => sign(&key, comment.as_deref(), &files),
         Command::Verify { pubkey, files } => verify(&pubkey, &files),
+        Command::Known(KnownCommand::Import {
+            config,
+            state,
+            user,
+            files,
+        }) => {
+            let setup = Setup {
+                config,
+                policies_dir: None,
+                state,
+            };
+            known_import(&setup, user.as_deref(), &files)
+        }
         Command::Serve {
             setup,
             listen,
@@ -366,9 +429,62 @@ fn admin_token(config: &Config, flag: Option<PathBuf>) -> Result<Option<String>,
     .filter(|t| !t.is_empty()))
 }
 
+fn known_import(setup: &Setup, user: Option<&str>, files: &[PathBuf]) -> Result<ExitCode, String> {
+    use palisade::known;
+    let config = setup.config_with_state(None)?;
+    let follower = match user {
+        Some(user) => known::follower(user, &config.local_hosts)?,
+        None => known::SERVER_WIDE.to_owned(),
+    };
+    let mut actors = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        match known::read(file, &text) {
+            Ok(found) => actors.extend(found),
+            Err(bad) => errors.extend(bad),
+        }
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("palisade: {e}");
+        }
+        eprintln!(
+            "palisade: nothing imported: {} line(s) name no actor",
+            errors.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let state =
+        palisade::state::open(&config.state, &config.base_dir).map_err(|e| e.to_string())?;
+    known::import(
+        state.as_ref(),
+        &follower,
+        &actors,
+        palisade::runtime::unix_ms(),
+    )
+    .map_err(|e| format!("state {}: {e}", config.state.url))?;
+    // Dropping the backend writes everything queued (SQLite).
+    drop(state);
+    let by = if user.is_some() {
+        follower.as_str()
+    } else {
+        "the server as a whole"
+    };
+    println!(
+        "imported {} actor(s) as followed by {by} into {}",
+        actors.len(),
+        config.state.url
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn check(setup: &Setup, files: &[PathBuf]) -> Result<ExitCode, String> {
     let allow_missing = setup.config()?.policies.allow_missing;
-    let palisade = setup.start()?;
+    // `check` judges as an established server would: a run from empty
+    // state is not an installation, so no learning period.
+    let palisade = setup.start_established()?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut unreadable = 0;

@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use palisade_sdk::parse::{Options, parse_document};
 use palisade_sdk as sdk;
+use palisade_sdk::parse::{Options, parse_document};
 use palisade_sdk::relations::{lessons, relations};
 
 use crate::decision::{Action, Combiner, Decision, InputError, Outcome};
@@ -143,7 +143,12 @@ impl PolicySet {
 
     /// The context modules see, recording first-seen times as a side effect
     /// when the envelope allows writes (else a subject never seen is new).
-    fn context(&self, activity: &Activity, envelope: &Envelope, relations: sdk::Relations) -> Context {
+    fn context(
+        &self,
+        activity: &Activity,
+        envelope: &Envelope,
+        relations: sdk::Relations,
+    ) -> Context {
         let now = envelope.received_at;
         let state = self.state.as_ref();
         let first_seen = |prefix: &str, subject: &Option<String>| {

@@ -36,11 +36,15 @@ pub enum Lesson {
     /// The local user `follower` follows `actor`.
     Follow { follower: String, actor: String },
     /// The post `id` was seen, with these participants (author first).
-    Post { id: String, participants: Vec<String> },
+    Post {
+        id: String,
+        participants: Vec<String>,
+    },
 }
 
 fn is_local(uri: &str, local_hosts: &[String]) -> bool {
-    crate::text::host_of(uri).is_some_and(|h| local_hosts.iter().any(|l| l.eq_ignore_ascii_case(&h)))
+    crate::text::host_of(uri)
+        .is_some_and(|h| local_hosts.iter().any(|l| l.eq_ignore_ascii_case(&h)))
 }
 
 /// The author a local post's URI names, for the servers that put it there
@@ -83,12 +87,19 @@ pub fn relations(activity: &Activity, local_hosts: &[String], known: &impl Known
     }
 }
 
-fn thread_of(activity: &Activity, local_hosts: &[String], known: &impl Known) -> (Thread, Vec<String>) {
+fn thread_of(
+    activity: &Activity,
+    local_hosts: &[String],
+    known: &impl Known,
+) -> (Thread, Vec<String>) {
     let Some(parent) = activity.in_reply_to.as_deref() else {
         return (Thread::None, Vec::new());
     };
     if is_local(parent, local_hosts) {
-        let author = local_author(parent).map(str::to_owned).into_iter().collect();
+        let author = local_author(parent)
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
         return (Thread::Local, author);
     }
     match known.post(parent) {
@@ -131,7 +142,9 @@ pub fn lessons(
             _ => Vec::new(),
         },
         "Create" | "Update" => match &activity.object_id {
-            Some(id) if activity.object_kind.is_some() && activity.mentions.iter().any(|m| m.local) => {
+            Some(id)
+                if activity.object_kind.is_some() && activity.mentions.iter().any(|m| m.local) =>
+            {
                 let mut participants = vec![actor.to_owned()];
                 for m in &activity.mentions {
                     if participants.len() >= MAX_PARTICIPANTS {
@@ -149,5 +162,68 @@ pub fn lessons(
             _ => Vec::new(),
         },
         _ => Vec::new(),
+    }
+}
+
+#[cfg(all(test, feature = "parse"))]
+mod tests {
+    use super::*;
+    use crate::parse::{Options, parse_document};
+
+    fn lessons_of(json: &str, direction: Direction) -> Vec<Lesson> {
+        let local = ["home.example".to_owned()];
+        let p = parse_document(json.as_bytes(), &Options::new(&local)).unwrap();
+        lessons(&p.activity, p.object_actor.as_deref(), direction, &local)
+    }
+
+    #[test]
+    fn follows_are_learnt_from_accepts_of_local_follows_and_outbound_follows() {
+        let accept = r#"{"type":"Accept","actor":"https://r.example/users/rita",
+            "object":{"type":"Follow","actor":"https://home.example/users/alice","object":"https://r.example/users/rita"}}"#;
+        assert_eq!(
+            lessons_of(accept, Direction::Inbound),
+            [Lesson::Follow {
+                follower: "https://home.example/users/alice".into(),
+                actor: "https://r.example/users/rita".into()
+            }]
+        );
+        let remote = accept.replace("home.example/users/alice", "x.example/users/sam");
+        assert!(lessons_of(&remote, Direction::Inbound).is_empty());
+        let follow = r#"{"type":"Follow","actor":"https://home.example/users/alice","object":"https://r.example/users/rita"}"#;
+        assert!(lessons_of(follow, Direction::Inbound).is_empty());
+        assert_eq!(lessons_of(follow, Direction::Outbound).len(), 1);
+    }
+
+    #[test]
+    fn posts_are_remembered_only_when_they_mention_a_local_user() {
+        let post = |href: &str| {
+            format!(
+                r#"{{"type":"Create","actor":"https://r.example/users/rita","object":{{"type":"Note",
+                "id":"https://r.example/n/1","tag":[{{"type":"Mention","href":"{href}"}}]}}}}"#
+            )
+        };
+        assert_eq!(
+            lessons_of(
+                &post("https://home.example/users/alice"),
+                Direction::Inbound
+            ),
+            [Lesson::Post {
+                id: "https://r.example/n/1".into(),
+                participants: vec![
+                    "https://r.example/users/rita".into(),
+                    "https://home.example/users/alice".into()
+                ]
+            }]
+        );
+        assert!(lessons_of(&post("https://x.example/users/sam"), Direction::Inbound).is_empty());
+    }
+
+    #[test]
+    fn local_posts_name_their_author() {
+        assert_eq!(
+            local_author("https://home.example/users/alice/statuses/7"),
+            Some("https://home.example/users/alice")
+        );
+        assert_eq!(local_author("https://home.example/notes/7"), None);
     }
 }

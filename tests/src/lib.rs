@@ -102,6 +102,10 @@ pub fn palisade(config_text: &str, base: &Path) -> Palisade {
         // from nothing, and nothing is written beside the sources.
         config.state.url = "memory".into();
     }
+    if !config_text.lines().any(|l| l.trim() == "[learning]") {
+        // As [`established`].
+        config.learning.hours = 0;
+    }
     Palisade::new(&config, None).expect("palisade starts")
 }
 
@@ -384,6 +388,18 @@ fn build_guest(dir: &str, output: &str) -> PathBuf {
     path
 }
 
+/// `text` with the learning period off unless it sets one: a test starts
+/// from empty state, which for Palisade is an installation day (every
+/// rejection held in quarantine); tests of the modules judge as an
+/// established server does. Tests of the learning period say `[learning]`.
+pub fn established(text: &str) -> String {
+    if text.lines().any(|l| l.trim() == "[learning]") {
+        text.to_owned()
+    } else {
+        format!("{text}\n[learning]\nhours = 0\n")
+    }
+}
+
 /// `palisade serve` running in this test process: its app and the URLs of
 /// its main and admin listeners.
 pub struct InProcess {
@@ -397,6 +413,7 @@ pub struct InProcess {
 /// included, with `token` as the admin token.
 pub async fn serve_config_file(dir: &Path, text: &str, token: &str) -> InProcess {
     let path = dir.join("palisade.toml");
+    let text = &established(text);
     std::fs::write(&path, text).expect("write palisade.toml");
     let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
     serve_in_process(

@@ -52,7 +52,7 @@ fn modules_built_against_0_1_load_and_say_so() {
             ("hashtag-stuffing".to_owned(), "0.1.0".to_owned()),
             ("duplicate-burst".to_owned(), "0.1.0".to_owned()),
             ("domain-list".to_owned(), "0.1.0".to_owned()),
-            ("mention-limit".to_owned(), "0.2.0".to_owned()),
+            ("mention-limit".to_owned(), "0.3.0".to_owned()),
         ]
     );
 }
@@ -132,4 +132,49 @@ fn a_0_1_module_using_lists_looks_up_as_its_current_build() {
     assert_eq!(then, now);
     assert!(then[0].starts_with("Reject"), "{then:?}");
     assert!(then[1].starts_with("Accept"), "{then:?}");
+}
+
+fn v0_2(name: &str) -> String {
+    root()
+        .join("tests/contract/0.2.0")
+        .join(format!("{name}.wasm"))
+        .display()
+        .to_string()
+}
+
+/// Modules built against 0.2.0 (the bundled modules as released with it)
+/// load, say so, and get what 0.2.0 promised: the first-seen times of the
+/// context (mention-limit's lower limit for a new actor), `state` and
+/// `lists`.
+#[test]
+fn modules_built_against_0_2_load_and_judge_with_their_capabilities() {
+    let wave: Vec<String> = example("wave.jsonl").lines().map(str::to_owned).collect();
+    let mentions = verdicts(&v0_2("mention_limit"), "", &[example("wave.json")]);
+    assert!(
+        mentions[0].starts_with("Reject reject") && mentions[0].contains("first seen"),
+        "{mentions:?}"
+    );
+    let burst = verdicts(
+        &v0_2("duplicate_burst"),
+        "grants = [\"log\", \"state\"]",
+        &wave,
+    );
+    assert!(burst[0].starts_with("Accept pass"), "{burst:?}");
+    assert!(
+        burst.last().unwrap().starts_with("Reject reject"),
+        "{burst:?}"
+    );
+    let listed = verdicts(
+        &v0_2("domain_list"),
+        "grants = [\"log\", \"lists\"]\nconfig = { lists = [\"blocked\"] }",
+        &[example("wave.json"), example("reply.json")],
+    );
+    assert!(listed[0].starts_with("Reject reject"), "{listed:?}");
+    assert!(listed[1].starts_with("Accept pass"), "{listed:?}");
+
+    let p = palisade(
+        &format!("[[policy]]\nsource = \"{}\"\n", v0_2("mention_limit")),
+        &root(),
+    );
+    assert_eq!(p.policies().modules()[0].contract(), "0.2.0");
 }

@@ -97,6 +97,7 @@ async fn sidecar_with(upstream: Option<&str>, extra: &str, server_extra: &str) -
         "{extra}\n[server]\nlisten = \"127.0.0.1:0\"\nbody_limit_kib = 64\n{upstream_line}\n{server_extra}\n\
          [admin]\nlisten = \"127.0.0.1:0\"\n[decision_log]\noutput = \"off\"\n"
     );
+    let text = palisade_e2e::established(&text);
     let mut config = palisade::Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     config.base_dir = dir.clone();
     let running = palisade_e2e::serve_in_process(

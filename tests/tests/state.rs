@@ -306,7 +306,7 @@ fn config_file(dir: &Path) -> PathBuf {
     let path = dir.join("palisade.toml");
     std::fs::write(
         &path,
-        format!("{BURST}\n[server]\njudge_api_records = true\n[decision_log]\noutput = \"off\"\n[quarantine]\npath = \"q.db\"\n[cache]\ndir = \"cache\"\n"),
+        format!("{BURST}\n[server]\njudge_api_records = true\n[decision_log]\noutput = \"off\"\n[quarantine]\npath = \"q.db\"\n[cache]\ndir = \"cache\"\n[learning]\nhours = 0\n"),
     )
     .unwrap();
     path

@@ -84,8 +84,12 @@ impl Bindings {
     pub(crate) fn describe(&self, store: &mut Store<StoreData>) -> wasmtime::Result<Description> {
         Ok(match self {
             Bindings::Current(b) => b.palisade_policy_policy().call_describe(store)?,
-            Bindings::V0_2(b) => adapt_v0_2::description(b.palisade_policy_policy().call_describe(store)?),
-            Bindings::V0_1(b) => adapt_v0_1::description(b.palisade_policy_policy().call_describe(store)?),
+            Bindings::V0_2(b) => {
+                adapt_v0_2::description(b.palisade_policy_policy().call_describe(store)?)
+            }
+            Bindings::V0_1(b) => {
+                adapt_v0_1::description(b.palisade_policy_policy().call_describe(store)?)
+            }
         })
     }
 
@@ -166,8 +170,8 @@ fn context_v0_1(cx: &Context) -> v0_1::palisade::policy::types::Context {
 macro_rules! older_version {
     ($adapt:ident, $v:ident, $context:ident) => {
         mod $adapt {
-            use super::*;
             use super::$v::palisade::policy as old;
+            use super::*;
 
             pub(super) use super::$context as context;
 

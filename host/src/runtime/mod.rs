@@ -23,8 +23,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use bindings::{
-    Activity, Context, Description, Direction, Rewrite, Ruling, Score, Verdict, Visibility,
-    Relations, Thread,
+    Activity, Context, Description, Direction, Relations, Rewrite, Ruling, Score, Thread, Verdict,
+    Visibility,
 };
 pub use module::{
     CallError, ErrorKind, LoadError, Module, ModuleSettings, ModuleStats, RESERVED_NAMES,
