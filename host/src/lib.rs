@@ -28,6 +28,7 @@ pub mod lists;
 pub mod pipeline;
 pub mod policy_set;
 pub mod quarantine;
+pub mod replay;
 pub mod runtime;
 pub mod scaffold;
 pub mod server;
