@@ -214,8 +214,8 @@ struct Setup {
     policies_dir: Option<PathBuf>,
     /// Where module state and first-seen times live: sqlite:PATH,
     /// redis://HOST:PORT[/DB] or memory (state.url). `serve` defaults to
-    /// the configuration's (sqlite:palisade-state.db); `check` and
-    /// `policies` to memory, so that runs repeat.
+    /// the configuration's (sqlite:palisade-state.db); `check`, `replay`
+    /// and `policies` to memory, so that runs repeat.
     #[arg(long, value_name = "URL")]
     state: Option<String>,
 }
