@@ -416,6 +416,21 @@ fn an_unreadable_line_is_reported_with_its_number_and_the_run_goes_on() {
 }
 
 #[test]
+fn a_module_that_did_not_load_fails_the_replay_unless_allowed() {
+    let dir = TempDir::new("replay-missing");
+    let config = format!("{MENTIONS}\n[[policy]]\nsource = \"nowhere.wasm\"\n");
+    let lines = [envelope(T0, None, post("https://a.example/users/a", 1, 6))];
+    let run = replay(&dir.0, &config, "in.jsonl", &lines, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("nowhere.wasm"), "{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).expect("the report still prints");
+    assert_eq!(report["actions"]["reject"], 1, "judged without it");
+    let allowed = format!("[policies]\nallow_missing = true\n{config}");
+    let run = replay(&dir.0, &allowed, "in.jsonl", &lines, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
 fn compare_lists_the_changed_activities_under_the_deciding_module() {
     let dir = TempDir::new("replay-compare");
     // Here: mention-limit (more than 4 from a new actor) and a rate limit
