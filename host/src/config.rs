@@ -71,6 +71,9 @@ pub struct Config {
     /// looks new.
     #[serde(default)]
     pub learning: LearningConfig,
+    /// Recording judged inbox POSTs for `palisade replay` (off by default).
+    #[serde(default)]
+    pub record: RecordConfig,
     /// Where relative paths in the file are resolved from: the file's folder.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -345,6 +348,32 @@ impl Default for DecisionLogConfig {
             include_text: false,
             queue_lines: 10_000,
             recent_kib: 4096,
+        }
+    }
+}
+
+/// `[record]`: every judged inbox POST appended to a file as a
+/// `palisade replay` line. The file holds what people wrote, direct
+/// messages included: off unless `file` is set.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordConfig {
+    /// The file, relative to this one; created readable by its owner only.
+    pub file: Option<PathBuf>,
+    /// The largest the file may grow: recording stops (with one warning)
+    /// before the next line would pass it.
+    pub max_bytes: u64,
+    /// Bodies waiting for the writer, in KiB; when the disk does not keep
+    /// up, new ones are dropped (and counted) rather than held in memory.
+    pub queue_kib: u64,
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        RecordConfig {
+            file: None,
+            max_bytes: 1 << 30,
+            queue_kib: 16 << 10,
         }
     }
 }
@@ -656,6 +685,9 @@ impl Config {
         }
         if self.decision_log.queue_lines == 0 {
             return Err("decision_log.queue_lines must be above 0".to_owned());
+        }
+        if self.record.max_bytes == 0 || self.record.queue_kib == 0 {
+            return Err("record.max_bytes and record.queue_kib must be above 0".to_owned());
         }
         for p in &self.server.inbox_paths {
             if !p.starts_with('/') {

@@ -30,6 +30,7 @@ pub mod pipeline;
 pub mod policy_set;
 pub mod quarantine;
 pub mod relations;
+pub mod replay;
 pub mod runtime;
 pub mod scaffold;
 pub mod server;

@@ -62,6 +62,46 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Replay recorded or generated traffic through the modules in
+    /// simulated time, and report what they decided.
+    ///
+    /// Each FILE is JSON Lines: a bare activity, or an envelope
+    /// `{"received_at": RFC 3339 or epoch ms, "label": "…", "recipient":
+    /// "…", "activity": {…}}` per line (what `serve` records with
+    /// `[record]`). A line is judged at its `received_at`, else its
+    /// activity's `published`, else the line before's time, never earlier
+    /// than the line before; state windows and first-seen times follow
+    /// that time, not the wall clock. Labels (`legit…` is legitimate, any
+    /// other a wave) never reach the modules; they give per-label counts,
+    /// precision and recall. Lines are numbered through the files in the
+    /// order given.
+    ///
+    /// With --compare, a second configuration judges every line too (in
+    /// its own memory state) and the report lists, per module, the
+    /// activities whose final action changes; shadow modules get the same
+    /// list, as if enforced. See docs/replay.md.
+    ///
+    /// Exits 1 when a file cannot be read, or when a configured module
+    /// did not load unless `policies.allow_missing` is set; an unreadable
+    /// line is counted and reported, never fatal.
+    Replay {
+        #[command(flatten)]
+        setup: Setup,
+        /// Replay files, JSON Lines (`-` for standard input).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The report: a table for a person, or one JSON object.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Also write one JSON decision per line (empty lines skipped),
+        /// in input order, with its `line` and `label`.
+        #[arg(long, value_name = "OUT.jsonl")]
+        decisions: Option<PathBuf>,
+        /// Another configuration to judge every line with; its changes
+        /// are listed per module. Its drop-ins are its own policies.dir's.
+        #[arg(long, value_name = "OTHER.toml")]
+        compare: Option<PathBuf>,
+    },
     /// List the modules: name, version, mode, sha256, capabilities,
     /// signature, and why any failed to load. Exits with 1 if any failed.
     ///
@@ -212,8 +252,8 @@ struct Setup {
     policies_dir: Option<PathBuf>,
     /// Where module state and first-seen times live: sqlite:PATH,
     /// redis://HOST:PORT[/DB] or memory (state.url). `serve` defaults to
-    /// the configuration's (sqlite:palisade-state.db); `check` and
-    /// `policies` to memory, so that runs repeat.
+    /// the configuration's (sqlite:palisade-state.db); `check`, `replay`
+    /// and `policies` to memory, so that runs repeat.
     #[arg(long, value_name = "URL")]
     state: Option<String>,
 }
@@ -238,11 +278,8 @@ impl Setup {
         Ok(config)
     }
 
-    fn start(&self) -> Result<Palisade, String> {
-        self.start_from(self.config_with_state(Some("memory"))?)
-    }
-
-    /// As [`Setup::start`], without a learning period.
+    /// Load the modules (reporting failures), to judge as an established
+    /// server would: without a learning period.
     fn start_established(&self) -> Result<Palisade, String> {
         let mut config = self.config_with_state(Some("memory"))?;
         config.learning.hours = 0;
@@ -295,6 +332,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { setup, files } => check(&setup, &files),
+        Command::Replay {
+            setup,
+            files,
+            format,
+            decisions,
+            compare,
+        } => replay(
+            &setup,
+            &files,
+            format,
+            decisions.as_deref(),
+            compare.as_deref(),
+        ),
         Command::Policies {
             setup,
             json,
@@ -526,6 +576,112 @@ fn check(setup: &Setup, files: &[PathBuf]) -> Result<ExitCode, String> {
             ExitCode::SUCCESS
         },
     )
+}
+
+/// How `replay` prints its report.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn replay(
+    setup: &Setup,
+    files: &[PathBuf],
+    format: Format,
+    decisions: Option<&Path>,
+    compare: Option<&Path>,
+) -> Result<ExitCode, String> {
+    let config = setup.config_with_state(Some("memory"))?;
+    // Every file opens before anything is judged: a typo costs nothing.
+    let mut inputs = Vec::new();
+    for file in files {
+        let reader: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            match std::fs::File::open(file) {
+                Ok(f) => Box::new(std::io::BufReader::new(f)),
+                Err(e) => {
+                    eprintln!("palisade: cannot read {}: {e}", file.display());
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        };
+        inputs.push((file.display().to_string(), reader));
+    }
+    let (mut missing, main) = load(&config, setup.policies_dir.as_deref())?;
+    let mut replay = palisade::replay::Replay::new(main);
+    replay
+        .with_shadow_modules(&config, setup.policies_dir.as_deref())
+        .map_err(|e| e.to_string())?;
+    if let Some(path) = compare {
+        let mut other = Config::load(path).map_err(|e| e.to_string())?;
+        other.state.url = "memory".into();
+        let (other_missing, other) = load(&other, None)?;
+        missing |= other_missing;
+        replay.compare_with(path.display().to_string(), other);
+    }
+    if let Some(path) = decisions {
+        let file = std::fs::File::create(path)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        replay.write_decisions(Box::new(BufWriter::new(file)));
+    }
+    let mut unreadable_file = false;
+    for (name, reader) in inputs {
+        if let Err(e) = replay.feed(&name, reader) {
+            if matches!(e, palisade::replay::ReplayError::Read { .. }) {
+                eprintln!("palisade: {e}");
+                unreadable_file = true;
+            } else {
+                return Err(e.to_string());
+            }
+        }
+    }
+    let report = replay.finish().map_err(|e| e.to_string())?;
+    if report.times.wall_clock > 0 {
+        eprintln!(
+            "palisade: {} line(s) before the first with a time of its own were judged at the wall clock",
+            report.times.wall_clock
+        );
+    }
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match format {
+        Format::Json => serde_json::to_writer(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Text => report.write_text(&mut out),
+    }
+    .and_then(|()| out.flush())
+    .map_err(|e| e.to_string())?;
+    Ok(if unreadable_file || missing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Start `config` for `replay`, reporting modules that did not load;
+/// whether one is missing that `policies.allow_missing` does not excuse.
+fn load(config: &Config, policies_dir: Option<&Path>) -> Result<(bool, Palisade), String> {
+    let palisade = Palisade::new(config, policies_dir).map_err(|e| e.to_string())?;
+    let set = palisade.policies();
+    for failure in set.failures() {
+        eprintln!(
+            "palisade: module {} not loaded: {}",
+            failure.source, failure.error
+        );
+    }
+    let missing = !set.missing().is_empty() && !config.policies.allow_missing;
+    if missing {
+        eprintln!(
+            "palisade: {} configured module(s) did not load, so these decisions were made without them \
+             (set policies.allow_missing = true to accept that)",
+            set.missing().len()
+        );
+    }
+    drop(set);
+    Ok((missing, palisade))
 }
 
 /// A decision as `check` prints it: where the activity came from, too.

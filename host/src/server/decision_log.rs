@@ -1,21 +1,19 @@
 //! The decision log: one JSON line per decision, to stdout or a file, and
 //! the most recent decisions in memory for the admin API.
 //!
-//! Writing never blocks serving: lines go into a bounded queue that one
-//! writer thread drains. When the output stalls (a stdout pipe nobody
-//! reads, a full disk, a slow log shipper) the queue fills and new lines
-//! are dropped and counted (`palisade_decision_log_dropped_total`) — a lost
-//! log line costs less than a sidecar that stops answering. The recent
-//! buffer is bounded in bytes as well as entries, so a few huge decisions
-//! cannot grow it without limit.
+//! Writing never blocks serving: lines go into a bounded [`Queue`] that
+//! one writer thread drains; lines it cannot take are dropped and counted
+//! (`palisade_decision_log_dropped_total`). The recent buffer is bounded
+//! in bytes as well as entries, so a few huge decisions cannot grow it
+//! without limit.
 
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 use serde::Serialize;
 
+use super::queue::Queue;
 use crate::config::DecisionLogConfig;
 use crate::decision::Decision;
 
@@ -38,12 +36,6 @@ pub struct Record {
     pub quarantine_id: Option<i64>,
     #[serde(flatten)]
     pub decision: Decision,
-}
-
-/// Where lines go.
-enum Sink {
-    Stdout,
-    File(std::fs::File),
 }
 
 /// The recent decisions with their JSON sizes.
@@ -72,8 +64,7 @@ impl Recent {
 
 pub struct DecisionLog {
     /// The writer's queue; None when the output is `off`.
-    queue: Option<SyncSender<String>>,
-    dropped: prometheus::IntCounter,
+    queue: Option<Queue<String>>,
     pub include_text: bool,
     recent: Mutex<Recent>,
 }
@@ -86,9 +77,9 @@ impl DecisionLog {
         base: &std::path::Path,
         dropped: prometheus::IntCounter,
     ) -> std::io::Result<DecisionLog> {
-        let sink = match config.output.as_str() {
+        let sink: Option<Box<dyn Write + Send>> = match config.output.as_str() {
             "off" => None,
-            "stdout" | "-" => Some(Sink::Stdout),
+            "stdout" | "-" => Some(Box::new(std::io::BufWriter::new(std::io::stdout()))),
             path => {
                 let path = base.join(path);
                 let file = std::fs::OpenOptions::new()
@@ -101,22 +92,22 @@ impl DecisionLog {
                             format!("decision log {}: {e}", path.display()),
                         )
                     })?;
-                Some(Sink::File(file))
+                Some(Box::new(std::io::BufWriter::new(file)))
             }
         };
         let queue = match sink {
             None => None,
-            Some(sink) => {
-                let (tx, rx) = std::sync::mpsc::sync_channel(config.queue_lines.max(1));
-                std::thread::Builder::new()
-                    .name("palisade-decision-log".into())
-                    .spawn(move || drain(rx, sink))?;
-                Some(tx)
-            }
+            Some(sink) => Some(Queue::start(
+                "palisade-decision-log",
+                config.queue_lines,
+                sink,
+                dropped,
+                "decision log",
+                |out, line: String| writeln!(out, "{line}"),
+            )?),
         };
         Ok(DecisionLog {
             queue,
-            dropped,
             include_text: config.include_text,
             recent: Mutex::new(Recent {
                 records: VecDeque::new(),
@@ -138,11 +129,7 @@ impl DecisionLog {
         };
         let size = line.len();
         if let Some(queue) = &self.queue {
-            match queue.try_send(line) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => self.dropped.inc(),
-                Err(TrySendError::Disconnected(_)) => self.dropped.inc(),
-            }
+            queue.push(line);
         }
         self.recent
             .lock()
@@ -163,33 +150,6 @@ impl DecisionLog {
             .take(limit)
             .cloned()
             .collect()
-    }
-}
-
-/// The writer thread: write lines as they come, flushing whenever the
-/// queue is empty. Ends when the log is dropped.
-fn drain(rx: Receiver<String>, sink: Sink) {
-    let mut out: Box<dyn Write> = match sink {
-        Sink::Stdout => Box::new(std::io::BufWriter::new(std::io::stdout())),
-        Sink::File(file) => Box::new(std::io::BufWriter::new(file)),
-    };
-    let mut failing = false;
-    while let Ok(first) = rx.recv() {
-        let mut result = writeln!(out, "{first}");
-        while result.is_ok()
-            && let Ok(line) = rx.try_recv()
-        {
-            result = writeln!(out, "{line}");
-        }
-        let result = result.and_then(|()| out.flush());
-        match result {
-            Err(error) if !failing => {
-                failing = true;
-                tracing::warn!(%error, "cannot write the decision log");
-            }
-            Err(_) => {}
-            Ok(()) => failing = false,
-        }
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Metrics {
     pub state_errors: prometheus::IntCounter,
     pub judge_panics: prometheus::IntCounter,
     pub decision_log_dropped: prometheus::IntCounter,
+    pub record_lines: prometheus::IntCounter,
+    pub record_dropped: prometheus::IntCounter,
     pub module_log_dropped: IntCounterVec,
 }
 
@@ -137,6 +139,14 @@ impl Metrics {
             decision_log_dropped: plain_counter(
                 "decision_log_dropped_total",
                 "Decision log lines dropped because the output did not keep up (the queue was full).",
+            ),
+            record_lines: plain_counter(
+                "record_lines_total",
+                "Lines written to the recording ([record] file).",
+            ),
+            record_dropped: plain_counter(
+                "record_dropped_total",
+                "Judged inbox POSTs not recorded: the writer did not keep up, or the recording reached record.max_bytes.",
             ),
             module_log_dropped: counter(
                 "module_log_dropped_total",

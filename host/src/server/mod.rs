@@ -16,6 +16,8 @@ mod judging;
 pub mod metrics;
 pub mod paths;
 pub mod proxy;
+mod queue;
+pub mod record;
 pub mod transport;
 pub mod watch;
 
@@ -36,6 +38,7 @@ pub use judging::{JudgeError, Judgement};
 use metrics::Metrics;
 use paths::InboxPaths;
 use proxy::Upstream;
+use record::Recorder;
 
 /// Everything a request handler needs.
 pub struct App {
@@ -57,6 +60,8 @@ pub struct App {
     pub quarantine: Quarantine,
     pub metrics: Metrics,
     pub log: DecisionLog,
+    /// Judged inbox POSTs written for `palisade replay` (`[record]`).
+    pub recorder: Recorder,
     /// Module instances in use by activities being judged, out of
     /// `limits.instances` (the pool). An activity takes one permit per
     /// module of the set that judges it, so the bound follows reloads: a
@@ -141,6 +146,13 @@ impl App {
             metrics.decision_log_dropped.clone(),
         )
         .map_err(|e| e.to_string())?;
+        let recorder = Recorder::open(
+            &config.record,
+            &config.base_dir,
+            metrics.record_lines.clone(),
+            metrics.record_dropped.clone(),
+        )
+        .map_err(|e| e.to_string())?;
         let upstream = match &config.server.upstream {
             Some(url) => Some(Upstream::new(url, &config.server).map_err(|e| e.to_string())?),
             None => None,
@@ -169,6 +181,7 @@ impl App {
             quarantine,
             metrics,
             log,
+            recorder,
             judging: Arc::new(Semaphore::new(instances)),
             instances,
             admin_token: options.admin_token.filter(|t| !t.is_empty()),
@@ -276,7 +289,7 @@ impl App {
         fn text<T: serde::Serialize>(section: &T) -> String {
             toml::to_string(section).unwrap_or_default()
         }
-        let sections: [(&str, String, String); 6] = [
+        let sections: [(&str, String, String); 7] = [
             ("limits", text(&old.limits), text(&new.limits)),
             ("server", text(&old.server), text(&new.server)),
             ("admin", text(&old.admin), text(&new.admin)),
@@ -287,6 +300,7 @@ impl App {
                 text(&new.decision_log),
             ),
             ("cache", text(&old.cache), text(&new.cache)),
+            ("record", text(&old.record), text(&new.record)),
         ];
         for (name, before, after) in sections {
             if before != after {

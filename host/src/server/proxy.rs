@@ -328,6 +328,9 @@ async fn inbox(
         Ok(judgement) => judgement,
         Err(_panicked) => return retry_later(),
     };
+    // Every judgement, whatever it enforces: a retried delivery is judged,
+    // and counted in module state, again, so a replay sees it again too.
+    app.recorder.record(&bytes, &envelope);
     let decision = &judgement.decision;
 
     if let Some(error) = &decision.error {
