@@ -70,7 +70,11 @@ pub struct FirstContact {
 /// The first contact `activity` makes, if its actor is new
 /// ([`is_new_actor`] with `new_actor_hours`) and it mentions at least one
 /// stranger ([`strangers`]).
-pub fn first_contact(activity: &Activity, cx: &Context, new_actor_hours: u64) -> Option<FirstContact> {
+pub fn first_contact(
+    activity: &Activity,
+    cx: &Context,
+    new_actor_hours: u64,
+) -> Option<FirstContact> {
     if !is_new_actor(cx, new_actor_hours) {
         return None;
     }
@@ -151,7 +155,9 @@ mod tests {
     #[test]
     fn an_actor_seen_long_ago_or_a_local_one_is_not_new() {
         let host = TestHost::new().local_hosts(["home.example"]);
-        let a = host.parse(&post(None, &["https://home.example/users/alice"])).unwrap();
+        let a = host
+            .parse(&post(None, &["https://home.example/users/alice"]))
+            .unwrap();
         assert!(is_new_actor(&host.context_for(&a), 24));
         host.advance(std::time::Duration::from_secs(25 * 3600));
         assert!(!is_new_actor(&host.context_for(&a), 24));
@@ -160,7 +166,9 @@ mod tests {
         cx.actor_local = true;
         assert!(!is_new_actor(&cx, 24));
         // No local mention: no first contact, however new.
-        let remote = host.parse(&post(None, &["https://else.example/u/b"])).unwrap();
+        let remote = host
+            .parse(&post(None, &["https://else.example/u/b"]))
+            .unwrap();
         assert!(first_contact(&remote, &host.context_for(&remote), 1000).is_none());
     }
 }

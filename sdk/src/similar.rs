@@ -15,15 +15,18 @@
 //! MinHash signature of [`BANDS`] × [`ROWS`] values; each band of [`ROWS`]
 //! values hashes to one key. Two texts share a band with probability
 //! `J^ROWS`, J being the Jaccard similarity of their shingle sets, so with
-//! 4 bands of 4 rows:
+//! 5 bands of 3 rows:
 //!
 //! | Jaccard | chance of sharing a key |
 //! |---|---|
-//! | 0.95 (one extra token in 20) | 99.9 % |
-//! | 0.8 (one word changed in 20) | 88 % |
-//! | 0.5 | 23 % |
-//! | 0.2 | 0.6 % |
-//! | 0.05 | 0.0025 % |
+//! | 0.92 (one extra token in 12) | 99.9 % |
+//! | 0.8 (one word changed in 20) | 97 % |
+//! | 0.5 | 49 % |
+//! | 0.2 | 3.9 % |
+//! | 0.05 | 0.06 % |
+//!
+//! Fewer rows would catch looser copies and let more unrelated texts
+//! collide; more bands cost a state call each in a module counting them.
 //!
 //! Measured on the real payloads of Palisade's test corpus
 //! (`tests/corpus/public`): of the 528 pairs of distinct texts with at
@@ -41,9 +44,9 @@
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// Bands of the signature: one cluster key each.
-pub const BANDS: usize = 4;
+pub const BANDS: usize = 5;
 /// MinHash values per band.
-pub const ROWS: usize = 4;
+pub const ROWS: usize = 3;
 /// Texts with fewer tokens than this get no keys: "thanks for the follow"
 /// is said by many people and is no wave.
 pub const MIN_TOKENS: usize = 5;
@@ -125,11 +128,21 @@ fn unspaced(c: char) -> bool {
 /// each character of a CJK script is a token of its own. At most
 /// [`MAX_TOKENS`].
 ///
+/// Then the *edges*: when more than [`MIN_TOKENS`] tokens remain, the first
+/// and the last token are dropped if each is 1 to 4 ASCII letters long.
+/// That is where a sender puts a short random tail (`… before they censor
+/// this post too qfa`) that [`is_random_token`] cannot tell from a word; a
+/// real short word at an edge is dropped from every copy alike.
+///
 /// ```
 /// use palisade_sdk::similar::tokens;
 /// assert_eq!(
 ///     tokens("@alice@home.example Join us at discord.gg/x7Kq2 NOW!! qzxkt"),
 ///     ["join", "us", "at", "now"]
+/// );
+/// assert_eq!(
+///     tokens("Come and join the best server ever qfa"),
+///     ["and", "join", "the", "best", "server", "ever"]
 /// );
 /// assert_eq!(tokens("今日は2024年"), ["今", "日", "は", "年"]);
 /// ```
@@ -151,6 +164,13 @@ pub fn tokens(text: &str) -> Vec<String> {
         }
     }
     out.truncate(MAX_TOKENS);
+    let short = |t: &String| t.len() <= 4 && t.bytes().all(|b| b.is_ascii_alphabetic());
+    if out.len() > MIN_TOKENS && out.last().is_some_and(short) {
+        out.pop();
+    }
+    if out.len() > MIN_TOKENS && out.first().is_some_and(short) {
+        out.remove(0);
+    }
     out
 }
 

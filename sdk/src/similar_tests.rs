@@ -53,7 +53,7 @@ fn the_2024_text_with_random_tails_mentions_and_codes_shares_a_key() {
         .map(|key| copies.iter().filter(|k| k.contains(key)).count())
         .max()
         .unwrap();
-    assert!(best >= 150, "the best key gathers {best} of 200 copies");
+    assert!(best >= 195, "the best key gathers {best} of 200 copies");
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn keys_are_deterministic_and_short_texts_get_none() {
     assert_eq!(keys(WAVE), keys(WAVE));
     // A fixed value: a change of hash or seed changes stored keys, and
     // must be a deliberate, documented change.
-    assert_eq!(keys(WAVE)[0], "0:57763a5a84e51f4c");
+    assert_eq!(keys(WAVE)[0], "0:2d3ad79f454a41c5");
     assert!(keys("thanks so much").is_empty());
     assert!(keys("@a@b.example https://x.example 12345 xqz").is_empty());
     assert_eq!(similarity(WAVE, WAVE), 1.0);
@@ -108,7 +108,7 @@ fn keys_are_deterministic_and_short_texts_get_none() {
 
 #[test]
 fn huge_texts_are_cut() {
-    let huge = "word ".repeat(100_000);
+    let huge = "words ".repeat(100_000);
     assert_eq!(tokens(&huge).len(), MAX_TOKENS);
     assert_eq!(keys(&huge).len(), BANDS);
 }

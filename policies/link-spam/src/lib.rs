@@ -55,8 +55,8 @@
 
 use std::collections::HashSet;
 
-pub use palisade_sdk::links::{Link, MAX_LINKS, links, within};
 use palisade_sdk::finding::{Action, Finding, combine};
+pub use palisade_sdk::links::{Link, MAX_LINKS, links, within};
 use palisade_sdk::lists::{self, DomainEntry};
 use palisade_sdk::text::host_of;
 use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config};
