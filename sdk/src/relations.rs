@@ -36,15 +36,11 @@ pub enum Lesson {
     /// The local user `follower` follows `actor`.
     Follow { follower: String, actor: String },
     /// The post `id` was seen, with these participants (author first).
-    Post {
-        id: String,
-        participants: Vec<String>,
-    },
+    Post { id: String, participants: Vec<String> },
 }
 
 fn is_local(uri: &str, local_hosts: &[String]) -> bool {
-    crate::text::host_of(uri)
-        .is_some_and(|h| local_hosts.iter().any(|l| l.eq_ignore_ascii_case(&h)))
+    crate::text::host_of(uri).is_some_and(|h| local_hosts.iter().any(|l| l.eq_ignore_ascii_case(&h)))
 }
 
 /// The author a local post's URI names, for the servers that put it there
@@ -87,19 +83,12 @@ pub fn relations(activity: &Activity, local_hosts: &[String], known: &impl Known
     }
 }
 
-fn thread_of(
-    activity: &Activity,
-    local_hosts: &[String],
-    known: &impl Known,
-) -> (Thread, Vec<String>) {
+fn thread_of(activity: &Activity, local_hosts: &[String], known: &impl Known) -> (Thread, Vec<String>) {
     let Some(parent) = activity.in_reply_to.as_deref() else {
         return (Thread::None, Vec::new());
     };
     if is_local(parent, local_hosts) {
-        let author = local_author(parent)
-            .map(str::to_owned)
-            .into_iter()
-            .collect();
+        let author = local_author(parent).map(str::to_owned).into_iter().collect();
         return (Thread::Local, author);
     }
     match known.post(parent) {
@@ -142,9 +131,7 @@ pub fn lessons(
             _ => Vec::new(),
         },
         "Create" | "Update" => match &activity.object_id {
-            Some(id)
-                if activity.object_kind.is_some() && activity.mentions.iter().any(|m| m.local) =>
-            {
+            Some(id) if activity.object_kind.is_some() && activity.mentions.iter().any(|m| m.local) => {
                 let mut participants = vec![actor.to_owned()];
                 for m in &activity.mentions {
                     if participants.len() >= MAX_PARTICIPANTS {

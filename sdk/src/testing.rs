@@ -50,9 +50,7 @@ impl crate::relations::Known for HostState {
         self.follows.iter().filter(|(_, a)| a == actor).count() as u32
     }
     fn follows(&self, follower: &str, actor: &str) -> bool {
-        self.follows
-            .iter()
-            .any(|(f, a)| f == follower && a == actor)
+        self.follows.iter().any(|(f, a)| f == follower && a == actor)
     }
     fn post(&self, id: &str) -> Option<Vec<String>> {
         self.posts.get(id).cloned()

@@ -281,11 +281,7 @@ impl<'de> Deserialize<'de> for Pixels {
                 Ok(Pixels(Some(u32::try_from(v).unwrap_or(u32::MAX))))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Pixels, E> {
-                Ok(Pixels(
-                    u64::try_from(v)
-                        .ok()
-                        .map(|v| u32::try_from(v).unwrap_or(u32::MAX)),
-                ))
+                Ok(Pixels(u64::try_from(v).ok().map(|v| u32::try_from(v).unwrap_or(u32::MAX))))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Pixels, E> {
                 // `as` saturates and maps NaN to 0.
@@ -790,7 +786,9 @@ impl<'de> Deserialize<'de> for AttachmentDoc<'de> {
                         }
                         Key::Url => a.url = map.next_value::<Link<'de>>()?.0.into_got(),
                         Key::Name => a.name = map.next_value::<Text<'de>>()?.0.into_got(),
-                        Key::Blurhash => a.blurhash = map.next_value::<Text<'de>>()?.0.into_got(),
+                        Key::Blurhash => {
+                            a.blurhash = map.next_value::<Text<'de>>()?.0.into_got()
+                        }
                         Key::Width => a.width = map.next_value::<Pixels>()?.0,
                         Key::Height => a.height = map.next_value::<Pixels>()?.0,
                         _ => {
