@@ -9,7 +9,7 @@
 //! (rejects, by default) on every further copy.
 //!
 //! Only new actors count, and only new actors are judged: an actor first
-//! seen less than `new_actor_hours` ago and followed by no local user
+//! seen less than `new_actor_hours` (a week) ago and followed by no local user
 //! (`palisade_sdk::newcomer::is_new_actor`). Established accounts quoting a
 //! popular text do not add up, and cost no state calls. One actor
 //! repeating itself counts once; that is a job for a rate limit.
@@ -41,7 +41,7 @@
 //! |---|---|---|
 //! | `kinds` | `["Create", "Update"]` | activity types whose text is counted |
 //! | `min_chars` | 24 | texts shorter than this after normalising are ignored (texts of fewer than 5 words get no keys either) |
-//! | `new_actor_hours` | 24 | an actor first seen less than this many hours ago, followed by no local user, is new |
+//! | `new_actor_hours` | 168 | an actor first seen less than this many hours ago, followed by no local user, is new (a week: accounts warmed up days before a wave are still strangers) |
 //! | `threshold` | 5 | distinct new actors posting near-duplicate text that trigger `action` (at least 2) |
 //! | `window_seconds` | 3600 | how far back actors are counted (at least 1) |
 //! | `action` | `"reject"` | `"reject"`, `"quarantine"` or `"score"` |
@@ -80,7 +80,7 @@ impl Default for DuplicateBurst {
         DuplicateBurst {
             kinds: vec!["Create".to_owned(), "Update".to_owned()],
             min_chars: 24,
-            new_actor_hours: 24,
+            new_actor_hours: 168,
             threshold: 5,
             window_seconds: 3600,
             action: Action::Reject,
@@ -97,7 +97,7 @@ const SCHEMA: &str = r#"{
   "properties": {
     "kinds": {"type": "array", "items": {"type": "string"}, "default": ["Create", "Update"]},
     "min_chars": {"type": "integer", "minimum": 0, "default": 24},
-    "new_actor_hours": {"type": "integer", "minimum": 0, "default": 24},
+    "new_actor_hours": {"type": "integer", "minimum": 0, "default": 168},
     "threshold": {"type": "integer", "minimum": 2, "default": 5},
     "window_seconds": {"type": "integer", "minimum": 1, "maximum": 4294967295, "default": 3600},
     "action": {"enum": ["reject", "quarantine", "score"], "default": "reject"},
@@ -304,7 +304,7 @@ mod tests {
         for i in 0..20 {
             host.saw_actor_at(&actor(i), host.now());
         }
-        host.advance(Duration::from_secs(25 * 3600));
+        host.advance(Duration::from_secs(8 * 24 * 3600));
         for i in 0..20 {
             let a = host.parse(&post("Create", &actor(i), &variant(i))).unwrap();
             assert!(host.judge(&policy, &a).is_pass(), "established actor {i}");

@@ -24,6 +24,11 @@
 //! Palisade's thresholds (quarantine 5, reject 10) a first contact that one
 //! signal scores is quarantined, and one that two signals score is rejected.
 //!
+//! "New" here is a week (`new_actor_hours` = 168), not the day
+//! `first-contact` and `mention-limit` use: a wave's accounts may be
+//! registered and warmed up (a follow, a like) days before they post, and
+//! they still have no tie to anyone here.
+//!
 //! Nothing is counted, and no state call is made, unless the activity is a
 //! first contact: established actors, actors a local user follows, replies
 //! mentioning only people already in the thread, and posts mentioning no
@@ -62,7 +67,7 @@
 //! | key | default | meaning |
 //! |---|---|---|
 //! | `kinds` | `["Create", "Update"]` | activity types judged |
-//! | `new_actor_hours` | 24 | an actor first seen less than this many hours ago, followed by no local user, is new |
+//! | `new_actor_hours` | 168 | an actor first seen less than this many hours ago, followed by no local user, is new |
 //! | `ignore_sites` | `[]` | link sites never counted (for example a video site many strangers share) |
 //! | `SIGNAL.enabled` | true | apply the signal |
 //! | `SIGNAL.window_seconds` | see below | how far back distinct actors (or users) are counted (at least 1) |
@@ -88,6 +93,12 @@ use palisade_sdk::newcomer::{first_contact, window_text};
 use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config, state};
 use serde::Deserialize;
 pub use signal::{Signal, SignalConfig};
+
+/// A week, not the day other modules use: accounts registered days ahead
+/// and warmed up with a follow or a like are past 24 hours when they spam,
+/// and still have no tie to anyone here. Only clusters of them are acted
+/// on, so the longer horizon costs a lone newcomer nothing.
+const DEFAULT_NEW_ACTOR_HOURS: u64 = 168;
 
 /// Link sites and media keys counted per post at most; local users counted
 /// per post by the actor signal.
@@ -138,7 +149,7 @@ const SCHEMA: &str = r##"{
   },
   "properties": {
     "kinds": {"type": "array", "items": {"type": "string"}, "default": ["Create", "Update"]},
-    "new_actor_hours": {"type": "integer", "minimum": 0, "default": 24},
+    "new_actor_hours": {"type": "integer", "minimum": 0, "default": 168},
     "ignore_sites": {"type": "array", "items": {"type": "string"}, "default": []},
     "link_site": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 3, "points": 4.0, "reject_at": 8, "in_learning": true}},
     "media": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 3, "points": 4.0, "reject_at": 8, "in_learning": true}},
@@ -216,7 +227,7 @@ impl Policy for NewcomerBurst {
             kinds: s
                 .kinds
                 .unwrap_or_else(|| vec!["Create".to_owned(), "Update".to_owned()]),
-            new_actor_hours: s.new_actor_hours.unwrap_or(24),
+            new_actor_hours: s.new_actor_hours.unwrap_or(DEFAULT_NEW_ACTOR_HOURS),
             ignore_sites: s.ignore_sites,
             link_site: s
                 .link_site

@@ -294,6 +294,48 @@ fn a_busy_thread_among_known_actors_is_not_counted() {
     }
 }
 
+/// Accounts first seen four days before they spam (a follow or a like on
+/// the way): past the day `first-contact` calls new, still strangers.
+#[test]
+fn warmed_up_accounts_are_still_counted_for_a_week() {
+    let host = host();
+    let policy = host.configure::<NewcomerBurst>("{}").unwrap();
+    for i in 0..10 {
+        host.saw_actor_at(&fresh(i, 10), host.now());
+    }
+    host.advance(Duration::from_secs(4 * 24 * 3600));
+    let verdicts: Vec<Verdict> = (0..10)
+        .map(|i| {
+            let actor = fresh(i, 10);
+            let post = Post {
+                actor: &actor,
+                users: vec![2 * i, 2 * i + 1],
+                text: varied(i),
+                link: Some(format!("https://sidegig.example/i/{i}q{i}")),
+                blurhash: None,
+            };
+            judge(&host, &policy, &post)
+        })
+        .collect();
+    assert!(verdicts[2].points() >= 4.0, "{:?}", verdicts[2]);
+    assert!(
+        verdicts[7..].iter().all(Verdict::is_reject),
+        "{:?}",
+        &verdicts[7..]
+    );
+    // Eight days on, they are established: not counted.
+    host.advance(Duration::from_secs(4 * 24 * 3600));
+    let actor = fresh(0, 10);
+    let post = Post {
+        actor: &actor,
+        users: vec![50],
+        text: varied(50),
+        link: Some("https://sidegig.example/i/z".into()),
+        blurhash: None,
+    };
+    assert!(judge(&host, &policy, &post).is_pass());
+}
+
 #[test]
 fn a_newcomer_greeting_one_local_user_passes() {
     let host = host();
@@ -315,7 +357,7 @@ fn established_actors_sharing_a_popular_link_pass() {
     for i in 0..20 {
         host.saw_actor_at(&fresh(i, 20), host.now());
     }
-    host.advance(Duration::from_secs(48 * 3600));
+    host.advance(Duration::from_secs(8 * 24 * 3600));
     for i in 0..20 {
         let actor = fresh(i, 20);
         let post = Post {
