@@ -770,6 +770,7 @@ mod tests {
                 "builtin:mention-limit",
                 "builtin:first-contact",
                 "builtin:duplicate-burst",
+                "builtin:newcomer-burst",
                 "builtin:domain-list"
             ]
         );
@@ -779,7 +780,7 @@ mod tests {
     #[test]
     fn an_empty_file_means_the_defaults() {
         let c = Config::parse("").unwrap();
-        assert_eq!(c.policy.len(), 4);
+        assert_eq!(c.policy.len(), 5);
         assert!(c.limits.reuse_instances);
     }
 

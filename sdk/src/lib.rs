@@ -132,10 +132,14 @@ pub mod bindings {
 pub mod capability;
 pub mod config;
 pub mod finding;
+pub mod links;
+pub mod media;
 pub mod memory;
+pub mod newcomer;
 #[cfg(feature = "parse")]
 pub mod parse;
 pub mod relations;
+pub mod similar;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod text;

@@ -3,8 +3,19 @@
 use palisade::Action;
 use palisade_e2e::{corpus, example, fixture, judge, note, palisade, root};
 
+/// The learning period off: these tests are about what the modules say,
+/// and during it the host holds every rejection in quarantine (its own
+/// tests are in `learning_*` below).
+const SETTLED: &str = "[learning]\nhours = 0\n";
+
+/// The built-in configuration, past its learning period.
 fn defaults() -> palisade::Palisade {
-    palisade("", &root())
+    palisade(SETTLED, &root())
+}
+
+/// `config` past the learning period.
+fn settled(config: &str) -> palisade::Palisade {
+    palisade(&format!("{config}\n{SETTLED}"), &root())
 }
 
 #[test]
@@ -15,7 +26,7 @@ fn every_corpus_document_is_judged_without_an_error() {
     for (name, body) in &docs {
         let d = judge(&p, body);
         assert!(d.error.is_none(), "{name}: {:?}", d.error);
-        assert_eq!(d.trace.len(), 4, "{name}: every module judged");
+        assert_eq!(d.trace.len(), 5, "{name}: every module judged");
         for t in &d.trace {
             assert!(
                 t.error.is_none(),
@@ -78,14 +89,13 @@ fn the_same_text_from_five_fresh_accounts_is_a_burst() {
 
 #[test]
 fn first_contact_scores_new_actors_mentioning_local_users() {
-    let p = palisade(
+    let p = settled(
         r#"
         local_hosts = ["mastodon.example"]
         [thresholds]
         quarantine = 3.0
         reject = 10.0
         "#,
-        &root(),
     );
     // Two mentions (one local) from a brand-new actor: first-contact scores 3.
     let line = example("wave.jsonl").lines().next().unwrap().to_owned();
@@ -111,7 +121,9 @@ fn domain_list_reads_a_mastodon_export() {
     )
     .unwrap();
     let p = palisade(
-        r#"
+        &format!(
+            "{SETTLED}{}",
+            r#"
         [lists.blocks]
         path = "blocks.csv"
         [[policy]]
@@ -119,7 +131,8 @@ fn domain_list_reads_a_mastodon_export() {
         grants = ["lists"]
         [policy.config]
         lists = ["blocks"]
-        "#,
+        "#
+        ),
         &dir,
     );
     let wave = judge(&p, &example("wave.json"));
@@ -182,7 +195,7 @@ fn only_modules_that_ask_get_the_raw_json() {
 /// in the sandbox, on the signals they are for.
 #[test]
 fn rate_limit_link_spam_and_keyword_judge_in_the_sandbox() {
-    let p = palisade(
+    let p = settled(
         r#"
         [[policy]]
         source = "builtin:rate-limit"
@@ -203,7 +216,6 @@ fn rate_limit_link_spam_and_keyword_judge_in_the_sandbox() {
         action = "score"
         points = 1.0
         "#,
-        &root(),
     );
     assert!(
         p.policies().failures().is_empty(),
@@ -317,11 +329,11 @@ fn one_module_cannot_cancel_every_other_modules_evidence() {
     };
     let post = note("https://spam.example/users/a", "hello");
     // A module the admin did not allow to vouch cancels nothing.
-    let d = judge(&palisade(&config(false), &root()), &post);
+    let d = judge(&settled(&config(false)), &post);
     assert_eq!((d.action, d.score), (Action::Reject, 12.0), "{:?}", d.trace);
     assert_eq!(d.trace[1].applied, Some(0.0));
     // One allowed to vouch takes off at most thresholds.max_vouch (5).
-    let d = judge(&palisade(&config(true), &root()), &post);
+    let d = judge(&settled(&config(true)), &post);
     assert_eq!(
         (d.action, d.score),
         (Action::Quarantine, 7.0),
@@ -360,4 +372,210 @@ fn a_burst_from_actors_with_very_long_uris_is_still_a_burst() {
         })
         .collect();
     assert_eq!(actions, BURST);
+}
+
+/// A Create{Note} by `actor` mentioning `mentions`, replying to
+/// `in_reply_to`, with `text` and a `link`.
+fn post(
+    actor: &str,
+    id: &str,
+    mentions: &[String],
+    in_reply_to: Option<&str>,
+    text: &str,
+    link: Option<&str>,
+) -> String {
+    let tags: Vec<serde_json::Value> = mentions
+        .iter()
+        .map(|m| serde_json::json!({"type": "Mention", "href": m}))
+        .collect();
+    let link = link.map_or(String::new(), |l| format!(" <a href=\"{l}\">{l}</a>"));
+    serde_json::json!({
+        "type": "Create",
+        "id": format!("{id}/activity"),
+        "actor": actor,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "object": {"type": "Note", "id": id, "attributedTo": actor, "inReplyTo": in_reply_to,
+                   "content": format!("<p>{text}{link}</p>"), "tag": tags}
+    })
+    .to_string()
+}
+
+const WORDS: &[&str] = &[
+    "free",
+    "server",
+    "join",
+    "today",
+    "crypto",
+    "friends",
+    "amazing",
+    "offer",
+    "community",
+    "limited",
+    "chance",
+    "people",
+    "music",
+    "games",
+    "chat",
+    "fun",
+    "great",
+    "new",
+    "best",
+];
+
+/// Words that differ for every `i`: a wave whose text is fully varied
+/// (each word drawn from a fixed pseudo-random sequence, so no two posts
+/// share a run of words).
+fn varied(i: usize) -> String {
+    let mut x = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (0..9)
+        .map(|_| {
+            x ^= x >> 29;
+            x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            WORDS[(x >> 40) as usize % WORDS.len()]
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Thirty fresh accounts on ten open servers, each posting once: four
+/// local mentions, varied words, an invite with its own code.
+fn adapted_wave() -> Vec<String> {
+    (0..30)
+        .map(|i| {
+            let actor = format!("https://open{}.example/users/fresh{i}", i % 10);
+            let mentions: Vec<String> = (i * 4..i * 4 + 4)
+                .map(|u| format!("https://mastodon.example/users/u{u}"))
+                .collect();
+            let code = format!("https://discord.gg/{}k{i}", i * 37);
+            post(
+                &actor,
+                &format!("{actor}/n/1"),
+                &mentions,
+                None,
+                &varied(i),
+                Some(&code),
+            )
+        })
+        .collect()
+}
+
+fn count(actions: &[Action], action: Action) -> usize {
+    actions.iter().filter(|a| **a == action).count()
+}
+
+#[test]
+fn the_default_modules_stop_an_adapted_wave_from_its_third_post() {
+    let p = settled("local_hosts = [\"mastodon.example\"]\n");
+    let decisions: Vec<palisade::Decision> = adapted_wave().iter().map(|w| judge(&p, w)).collect();
+    let actions: Vec<Action> = decisions.iter().map(|d| d.action).collect();
+    // first-contact's 3 points alone let the first two through...
+    assert_eq!(actions[..2], [Action::Accept; 2], "{:?}", decisions[0]);
+    // ...then the invite site, whatever the code, adds 4: quarantined;
+    assert_eq!(actions[2..7], [Action::Quarantine; 5], "{:?}", decisions[2]);
+    // ...and from the eighth account on it rejects.
+    assert_eq!(count(&actions[7..], Action::Reject), 23, "{actions:?}");
+    assert!(
+        decisions[7].reasons.iter().any(
+            |r| r.starts_with("newcomer-burst: links to discord.gg from 8 distinct new actors")
+        ),
+        "{:?}",
+        decisions[7].reasons
+    );
+    for d in &decisions {
+        assert!(d.trace.iter().all(|t| t.error.is_none()), "{:?}", d.trace);
+    }
+}
+
+/// Six friends on a server, each followed by one of six local users
+/// (learnt from the `Accept` of each follow), in a thread where everyone
+/// mentions the eleven others.
+#[test]
+fn a_busy_thread_among_known_actors_is_accepted() {
+    let p = settled("local_hosts = [\"mastodon.example\"]\n");
+    let friends: Vec<String> = (0..6)
+        .map(|i| format!("https://friends.example/users/f{i}"))
+        .collect();
+    let locals: Vec<String> = (0..6)
+        .map(|i| format!("https://mastodon.example/users/u{i}"))
+        .collect();
+    for (i, friend) in friends.iter().enumerate() {
+        let accept = serde_json::json!({
+            "type": "Accept", "id": format!("{friend}/accepts/1"), "actor": friend,
+            "object": {"type": "Follow", "id": format!("https://mastodon.example/follows/{i}"),
+                       "actor": locals[i % locals.len()], "object": friend}
+        });
+        assert_eq!(judge(&p, &accept.to_string()).action, Action::Accept);
+    }
+    let everyone: Vec<String> = friends.iter().chain(&locals).cloned().collect();
+    let root_id = "https://friends.example/notes/root";
+    let root = post(
+        &friends[0],
+        root_id,
+        &everyone[1..],
+        None,
+        "picnic on saturday, who is in?",
+        None,
+    );
+    let d = judge(&p, &root);
+    assert_eq!(d.action, Action::Accept, "{:?}", d.reasons);
+    for (i, friend) in friends.iter().enumerate().skip(1) {
+        let others: Vec<String> = everyone
+            .iter()
+            .filter(|e| *e != friend)
+            .take(12)
+            .cloned()
+            .collect();
+        let reply = post(
+            friend,
+            &format!("{friend}/notes/re{i}"),
+            &others,
+            Some(root_id),
+            &format!("count me in, I will bring {}", WORDS[i]),
+            Some("https://maps.example/park"),
+        );
+        let d = judge(&p, &reply);
+        assert_eq!(d.action, Action::Accept, "reply {i}: {:?}", d.reasons);
+    }
+}
+
+/// On install day every actor looks new and no follow is known: the
+/// thread's root (eleven mentions from an actor first seen now) may be
+/// held, but nothing in a busy thread is rejected, and the adapted wave is
+/// held rather than let through.
+#[test]
+fn learning_on_install_day_no_busy_thread_is_rejected() {
+    let p = palisade("local_hosts = [\"mastodon.example\"]\n", &root());
+    let people: Vec<String> = (0..6)
+        .map(|i| format!("https://friends.example/users/f{i}"))
+        .chain((0..6).map(|i| format!("https://mastodon.example/users/u{i}")))
+        .collect();
+    let root_id = "https://friends.example/notes/root";
+    let mut actions = vec![
+        judge(
+            &p,
+            &post(&people[0], root_id, &people[1..], None, "who is in?", None),
+        )
+        .action,
+    ];
+    for (i, friend) in people[1..6].iter().enumerate() {
+        let others: Vec<String> = people.iter().filter(|e| *e != friend).cloned().collect();
+        let reply = post(
+            friend,
+            &format!("{friend}/notes/re{i}"),
+            &others,
+            Some(root_id),
+            "me!",
+            None,
+        );
+        actions.push(judge(&p, &reply).action);
+    }
+    assert_eq!(count(&actions, Action::Reject), 0, "{actions:?}");
+
+    let wave: Vec<Action> = adapted_wave().iter().map(|w| judge(&p, w).action).collect();
+    assert_eq!(
+        count(&wave, Action::Reject),
+        0,
+        "held, not rejected: {wave:?}"
+    );
+    assert_eq!(count(&wave, Action::Accept), 2, "{wave:?}");
 }

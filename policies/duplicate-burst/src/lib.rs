@@ -1,32 +1,56 @@
 //! `duplicate-burst`: the wave's signature was the same text posted by many
-//! accounts within minutes, with only the mentions and links changed. This
-//! module fingerprints each post's text (a 64-bit SimHash) and counts the
-//! distinct actors that posted it, or text whose fingerprint is within 2 bits
-//! of it, in a sliding window; once that count reaches a threshold it acts on
-//! every further copy.
+//! fresh accounts within minutes, with only the mentions and links changed,
+//! and, once exact copies were caught, a random tail added to each copy.
+//! This module gives each post's text a few near-duplicate cluster keys
+//! (`palisade_sdk::similar::keys`: MinHash over the text's words without
+//! mentions, links and random-looking tokens) and counts the distinct *new*
+//! actors that posted text of each cluster in a sliding window. From
+//! `score_from` actors on it adds points; from `threshold` on it acts
+//! (rejects, by default) on every further copy.
 //!
-//! The first copies get through: nothing distinguishes them yet. Texts are
-//! compared after [`palisade_sdk::text::normalize`], so mentions, links,
-//! case and punctuation do not make copies look different. One actor
+//! Only new actors count, and only new actors are judged: an actor first
+//! seen less than `new_actor_hours` (a week) ago and followed by no local user
+//! (`palisade_sdk::newcomer::is_new_actor`). Established accounts quoting a
+//! popular text do not add up, and cost no state calls. One actor
 //! repeating itself counts once; that is a job for a rate limit.
 //!
-//! Limits: copies edited beyond a couple of fingerprint bits (a changed word
-//! in a short text, random filler) are not matched. The tolerance is kept
-//! tight on purpose: wider bands let unrelated posts on a busy server add up
-//! to a false burst (see `palisade_sdk::text::bands`).
+//! The first copies get through: nothing distinguishes them yet. How often
+//! copies edited per post still share a key, and how rarely unrelated texts
+//! do, is measured in `palisade_sdk::similar`'s docs. A text rewritten word
+//! by word shares no key; `newcomer-burst` counts what such a wave still
+//! has in common (links, media, origin hosts, first contacts).
+//!
+//! Against abuse:
+//! - *Poisoning* (posting a victim's text from new accounts to get the
+//!   victim's post stopped): an established victim is not judged by this
+//!   module at all; a victim who is itself new could be hit, but only by
+//!   someone who posts the same text first from `threshold` new accounts.
+//! - *Blinding* (filling the clusters' sets so a wave is not counted): a set
+//!   at the host's `state.max_members_per_set` answers as full, which trips
+//!   the threshold rather than hiding the wave. Creating more keys than the
+//!   host's `state.max_keys` within the window (100,000 distinct texts an
+//!   hour) leaves new keys uncounted until old ones expire: a known limit
+//!   of the host (docs/RELIABILITY.md).
+//!
+//! State calls: none for an established actor or a short text; one
+//! `distinct-add` per cluster key (5) for a new actor's post.
 //!
 //! Configuration (all optional):
 //!
 //! | key | default | meaning |
 //! |---|---|---|
 //! | `kinds` | `["Create", "Update"]` | activity types whose text is counted |
-//! | `min_chars` | 24 | texts shorter than this after normalising are ignored |
-//! | `threshold` | 5 | distinct actors posting the same text that trigger the action (at least 2) |
+//! | `min_chars` | 24 | texts shorter than this after normalising are ignored (texts of fewer than 5 words get no keys either) |
+//! | `new_actor_hours` | 168 | an actor first seen less than this many hours ago, followed by no local user, is new (a week: accounts warmed up days before a wave are still strangers) |
+//! | `threshold` | 5 | distinct new actors posting near-duplicate text that trigger `action` (at least 2) |
 //! | `window_seconds` | 3600 | how far back actors are counted (at least 1) |
 //! | `action` | `"reject"` | `"reject"`, `"quarantine"` or `"score"` |
 //! | `points` | 10.0 | points when `action` is `"score"` |
+//! | `score_from` | 3 | from this many distinct new actors (below `threshold`) add `score_points` (0: never) |
+//! | `score_points` | 4.0 | points added from `score_from` actors on |
 
-use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config, state, text};
+use palisade_sdk::newcomer::{is_new_actor, window_text};
+use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config, similar, state, text};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -34,10 +58,13 @@ use serde::Deserialize;
 pub struct DuplicateBurst {
     kinds: Vec<String>,
     min_chars: usize,
+    new_actor_hours: u64,
     threshold: u64,
     window_seconds: u32,
     action: Action,
     points: f64,
+    score_from: u64,
+    score_points: f64,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Debug)]
@@ -53,10 +80,13 @@ impl Default for DuplicateBurst {
         DuplicateBurst {
             kinds: vec!["Create".to_owned(), "Update".to_owned()],
             min_chars: 24,
+            new_actor_hours: 168,
             threshold: 5,
             window_seconds: 3600,
             action: Action::Reject,
             points: 10.0,
+            score_from: 3,
+            score_points: 4.0,
         }
     }
 }
@@ -67,36 +97,24 @@ const SCHEMA: &str = r#"{
   "properties": {
     "kinds": {"type": "array", "items": {"type": "string"}, "default": ["Create", "Update"]},
     "min_chars": {"type": "integer", "minimum": 0, "default": 24},
+    "new_actor_hours": {"type": "integer", "minimum": 0, "default": 168},
     "threshold": {"type": "integer", "minimum": 2, "default": 5},
     "window_seconds": {"type": "integer", "minimum": 1, "maximum": 4294967295, "default": 3600},
     "action": {"enum": ["reject", "quarantine", "score"], "default": "reject"},
-    "points": {"type": "number", "default": 10.0}
+    "points": {"type": "number", "default": 10.0},
+    "score_from": {"type": "integer", "minimum": 0, "default": 3},
+    "score_points": {"type": "number", "default": 4.0}
   }
 }"#;
 
-/// A window as an admin would say it: "60 min" rather than "3600 s".
-fn window_text(seconds: u32) -> String {
-    if seconds > 3600 && seconds.is_multiple_of(3600) {
-        format!("{} h", seconds / 3600)
-    } else if seconds >= 60 && seconds.is_multiple_of(60) {
-        format!("{} min", seconds / 60)
-    } else {
-        format!("{seconds} s")
-    }
-}
-
 impl DuplicateBurst {
-    /// Record `actor` as having posted `normalized`, and return the most
-    /// distinct actors any of its fingerprint's bands has seen in the window.
-    /// Every band is recorded, not just the first that hits: a later copy a
-    /// few bits off may share only one of them.
-    fn distinct_posters(&self, normalized: &str, actor: &str) -> u64 {
-        text::bands(text::simhash(normalized))
-            .iter()
-            .enumerate()
-            .map(|(i, band)| {
-                state::distinct_add(&format!("b{i}:{band:06x}"), actor, self.window_seconds)
-            })
+    /// Record `actor` under every cluster key of `text`, and return the
+    /// most distinct actors any key has seen in the window. Every key is
+    /// recorded, not just the first that counts high: a later copy may
+    /// share only one of them.
+    fn distinct_posters(&self, keys: &[String], actor: &str) -> u64 {
+        keys.iter()
+            .map(|key| state::distinct_add(&format!("s:{key}"), actor, self.window_seconds))
             .max()
             .unwrap_or(0)
     }
@@ -107,8 +125,8 @@ impl Policy for DuplicateBurst {
         Description::new(
             "duplicate-burst",
             env!("CARGO_PKG_VERSION"),
-            "Acts on posts whose text, ignoring mentions, links, case and \
-             punctuation, many distinct actors posted within a short window.",
+            "Acts on posts whose text, ignoring mentions, links, random tokens, \
+             case and punctuation, many distinct new actors posted within a short window.",
         )
         .capabilities(["state"])
         .config_schema(SCHEMA)
@@ -124,34 +142,59 @@ impl Policy for DuplicateBurst {
         if policy.window_seconds == 0 {
             return Err("invalid configuration: `window_seconds` must be at least 1".to_owned());
         }
+        if !policy.score_points.is_finite() || !policy.points.is_finite() {
+            return Err("invalid configuration: points must be finite numbers".to_owned());
+        }
         Ok(policy)
     }
 
-    fn judge(&self, activity: &Activity, _cx: &Context) -> Verdict {
-        if !self.kinds.contains(&activity.kind) {
+    fn judge(&self, activity: &Activity, cx: &Context) -> Verdict {
+        if !self.kinds.contains(&activity.kind) || !is_new_actor(cx, self.new_actor_hours) {
             return Verdict::pass();
         }
         let Some(actor) = activity.actor.as_deref() else {
             return Verdict::pass();
         };
-        let normalized = text::normalize(&activity.text);
-        if normalized.chars().count() < self.min_chars {
+        if text::normalize(&activity.text).chars().count() < self.min_chars {
             return Verdict::pass();
         }
-        let actors = self.distinct_posters(&normalized, actor);
-        if actors < self.threshold {
+        let keys = similar::keys(&activity.text);
+        if keys.is_empty() {
             return Verdict::pass();
         }
-        let reason = format!(
-            "same text from {actors} distinct actors within {} (threshold {})",
-            window_text(self.window_seconds),
-            self.threshold
-        );
-        match self.action {
-            Action::Reject => Verdict::reject(reason),
-            Action::Quarantine => Verdict::quarantine(reason),
-            Action::Score => Verdict::score(self.points, reason).label("duplicate-burst"),
+        let actors = self.distinct_posters(&keys, actor);
+        let window = window_text(self.window_seconds);
+        if actors >= self.threshold {
+            let reason = format!(
+                "near-duplicate text from {actors} distinct new actors within {window} \
+                 (threshold {})",
+                self.threshold
+            );
+            return match self.action {
+                Action::Reject => Verdict::reject(reason),
+                Action::Quarantine => Verdict::quarantine(reason),
+                Action::Score => Verdict::score(self.points, reason).label("duplicate-burst"),
+            };
         }
+        if self.score_from > 0 && actors >= self.score_from {
+            let reason = format!(
+                "near-duplicate text from {actors} distinct new actors within {window} \
+                 (scored from {}, {} at {})",
+                self.score_from,
+                action_word(self.action),
+                self.threshold
+            );
+            return Verdict::score(self.score_points, reason).label("duplicate-burst");
+        }
+        Verdict::pass()
+    }
+}
+
+fn action_word(action: Action) -> &'static str {
+    match action {
+        Action::Reject => "rejected",
+        Action::Quarantine => "quarantined",
+        Action::Score => "scored higher",
     }
 }
 
@@ -176,46 +219,72 @@ mod tests {
         format!("https://spam{i}.example/users/bot")
     }
 
-    /// The same message as the wave sent it: each copy with its own mention,
-    /// link, capitals and punctuation.
+    /// Three letters and digits that differ for every `i`: the random tail
+    /// an adapted wave adds to dodge exact matching.
+    fn tail(i: usize) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut x = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (0..3)
+            .map(|_| {
+                x = x.rotate_left(7) ^ (x >> 3);
+                ALPHABET[(x % 36) as usize] as char
+            })
+            .collect()
+    }
+
+    /// The same message as an adapted wave sends it: each copy with its own
+    /// mentions, invite code, capitals, punctuation and random tail.
     fn variant(i: usize) -> String {
-        let mention = format!(
-            r#"<a href='https://home.example/users/u{i}' class='u-url mention'>@<span>u{i}</span></a>"#
-        );
-        let link = format!(
-            r#"<a href='https://spam.example/join?ref={i}'>https://spam.example/join?ref={i}</a>"#
-        );
+        let mention = |u: usize| {
+            format!(
+                r#"<a href='https://home.example/users/u{u}' class='u-url mention'>@<span>u{u}</span></a>"#
+            )
+        };
+        let link =
+            format!(r#"<a href='https://discord.gg/c{i}x{i}'>https://discord.gg/c{i}x{i}</a>"#);
         let text = match i % 3 {
             0 => SPAM.to_owned(),
             1 => SPAM.to_uppercase(),
             _ => format!("{}!!!", SPAM.replace(',', " -")),
         };
-        format!("<p>{mention} {text} {link}</p>")
+        format!(
+            "<p>{} {} {} {text} {link} {}</p>",
+            mention(i),
+            mention(i + 1),
+            mention(i + 2),
+            tail(i)
+        )
     }
 
     #[test]
-    fn fifth_actor_posting_the_same_text_is_rejected() {
+    fn an_adapted_wave_from_thirty_fresh_accounts_is_stopped_from_the_fifth() {
         let host = TestHost::new();
         let policy = host.configure::<DuplicateBurst>("{}").unwrap();
-        for i in 0..4 {
-            let a = host.parse(&post("Create", &actor(i), &variant(i))).unwrap();
-            assert!(
-                host.judge(&policy, &a).is_pass(),
-                "copy {i} is not a burst yet"
-            );
-        }
-        let fifth = host.parse(&post("Create", &actor(4), &variant(4))).unwrap();
-        let v = host.judge(&policy, &fifth);
-        assert!(v.is_reject());
-        assert_eq!(
-            v.reason(),
-            Some("same text from 5 distinct actors within 60 min (threshold 5)")
+        let verdicts: Vec<Verdict> = (0..30)
+            .map(|i| {
+                let a = host.parse(&post("Create", &actor(i), &variant(i))).unwrap();
+                host.judge(&policy, &a)
+            })
+            .collect();
+        assert!(
+            verdicts[0].is_pass() && verdicts[1].is_pass(),
+            "not a burst yet"
         );
-        let sixth = host.parse(&post("Update", &actor(5), &variant(5))).unwrap();
+        assert_eq!(verdicts[2].points(), 4.0);
         assert_eq!(
-            host.judge(&policy, &sixth).reason(),
-            Some("same text from 6 distinct actors within 60 min (threshold 5)")
+            verdicts[2].reason(),
+            Some(
+                "near-duplicate text from 3 distinct new actors within 60 min \
+                 (scored from 3, rejected at 5)"
+            )
         );
+        assert_eq!(verdicts[3].points(), 4.0);
+        assert_eq!(
+            verdicts[4].reason(),
+            Some("near-duplicate text from 5 distinct new actors within 60 min (threshold 5)")
+        );
+        let rejected = verdicts.iter().filter(|v| v.is_reject()).count();
+        assert_eq!(rejected, 26, "every copy from the fifth on");
     }
 
     #[test]
@@ -229,10 +298,57 @@ mod tests {
     }
 
     #[test]
+    fn established_actors_quoting_the_same_text_do_not_add_up() {
+        let host = TestHost::new();
+        let policy = host.configure::<DuplicateBurst>("{}").unwrap();
+        for i in 0..20 {
+            host.saw_actor_at(&actor(i), host.now());
+        }
+        host.advance(Duration::from_secs(8 * 24 * 3600));
+        for i in 0..20 {
+            let a = host.parse(&post("Create", &actor(i), &variant(i))).unwrap();
+            assert!(host.judge(&policy, &a).is_pass(), "established actor {i}");
+        }
+        // Nor did they add to the count: the next fresh actors start at 1.
+        for i in 20..22 {
+            let a = host.parse(&post("Create", &actor(i), &variant(i))).unwrap();
+            assert!(host.judge(&policy, &a).is_pass(), "fresh actor {i}");
+        }
+    }
+
+    #[test]
+    fn a_new_actor_a_local_user_follows_is_not_counted() {
+        let host = TestHost::new().local_hosts(["home.example"]);
+        let policy = host
+            .configure::<DuplicateBurst>(r#"{"threshold": 2}"#)
+            .unwrap();
+        for i in 0..5 {
+            host.follows("https://home.example/users/fan", &actor(i));
+            let a = host.parse(&post("Create", &actor(i), &variant(i))).unwrap();
+            assert!(host.judge(&policy, &a).is_pass(), "followed actor {i}");
+        }
+    }
+
+    #[test]
+    fn an_established_victim_is_not_stopped_by_new_accounts_posting_its_text() {
+        let host = TestHost::new();
+        let policy = host.configure::<DuplicateBurst>("{}").unwrap();
+        let victim = "https://good.example/users/victim";
+        host.saw_actor_at(victim, host.now());
+        host.advance(Duration::from_secs(30 * 24 * 3600));
+        for i in 0..10 {
+            let a = host.parse(&post("Create", &actor(i), &variant(i))).unwrap();
+            host.judge(&policy, &a);
+        }
+        let own = host.parse(&post("Create", victim, SPAM)).unwrap();
+        assert!(host.judge(&policy, &own).is_pass());
+    }
+
+    #[test]
     fn counts_reset_once_the_window_has_passed() {
         let host = TestHost::new();
         let policy = host
-            .configure::<DuplicateBurst>(r#"{"window_seconds": 600}"#)
+            .configure::<DuplicateBurst>(r#"{"window_seconds": 600, "score_from": 0}"#)
             .unwrap();
         for i in 0..4 {
             let a = host.parse(&post("Create", &actor(i), &variant(i))).unwrap();
@@ -250,7 +366,7 @@ mod tests {
         let v = host.judge(&policy, &a);
         assert_eq!(
             v.reason(),
-            Some("same text from 5 distinct actors within 10 min (threshold 5)")
+            Some("near-duplicate text from 5 distinct new actors within 10 min (threshold 5)")
         );
     }
 
@@ -318,16 +434,16 @@ mod tests {
     fn action_is_configurable() {
         let host = TestHost::new();
         let policy = host
-            .configure::<DuplicateBurst>(r#"{"threshold": 2, "action": "score", "points": 4.0}"#)
+            .configure::<DuplicateBurst>(r#"{"threshold": 2, "action": "score", "points": 4.5}"#)
             .unwrap();
         let a = host.parse(&post("Create", &actor(0), &variant(0))).unwrap();
         assert!(host.judge(&policy, &a).is_pass());
         let a = host.parse(&post("Create", &actor(1), &variant(1))).unwrap();
         let v = host.judge(&policy, &a);
-        assert_eq!(v.points(), 4.0);
+        assert_eq!(v.points(), 4.5);
         assert_eq!(
             v.reason(),
-            Some("same text from 2 distinct actors within 60 min (threshold 2)")
+            Some("near-duplicate text from 2 distinct new actors within 60 min (threshold 2)")
         );
 
         let host = TestHost::new();
@@ -338,14 +454,6 @@ mod tests {
         host.judge(&policy, &a);
         let a = host.parse(&post("Create", &actor(1), &variant(1))).unwrap();
         assert!(host.judge(&policy, &a).is_quarantine());
-    }
-
-    #[test]
-    fn windows_read_as_an_admin_would_write_them() {
-        assert_eq!(window_text(3600), "60 min");
-        assert_eq!(window_text(7200), "2 h");
-        assert_eq!(window_text(90), "90 s");
-        assert_eq!(window_text(30), "30 s");
     }
 
     #[test]

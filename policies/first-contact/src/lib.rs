@@ -1,8 +1,16 @@
 //! `first-contact`: a spam wave arrives from accounts, and often whole
 //! servers, nobody here has seen before, and its first act is to mention
-//! local users. This module flags activities that mention local users when
-//! their actor, or the actor's host, was first seen recently. An established
-//! correspondent mentioning the same people is left alone.
+//! local users who have never had anything to do with them. This module
+//! flags activities that mention such *strangers* when their actor, or the
+//! actor's host, was first seen recently.
+//!
+//! A stranger is a mentioned local user who neither follows the actor
+//! (`relations.known_mentions`) nor took part in the post it replies to
+//! (`relations.thread_mentions`): see `palisade_sdk::newcomer::strangers`.
+//! An actor any local user follows is never flagged (a follow, learnt from
+//! an `Accept` or imported, says someone here knows it), and neither is
+//! one of the server's own users. An established correspondent mentioning
+//! the same people is left alone.
 //!
 //! By default it only adds points: a newcomer greeting someone is normal, and
 //! other modules tip the balance. It reads nothing but the activity and its
@@ -14,10 +22,11 @@
 //! |---|---|---|
 //! | `new_actor_hours` | 24 | an actor first seen less than this many hours ago is new |
 //! | `new_host_hours` | 24 | a host first seen less than this many hours ago is new |
-//! | `min_local_mentions` | 1 | the fewest local users mentioned for the module to act (at least 1) |
+//! | `min_local_mentions` | 1 | the fewest strangers (local users with no tie to the actor) mentioned for the module to act (at least 1) |
 //! | `action` | `"score"` | `"score"`, `"quarantine"` or `"reject"` |
 //! | `points` | 3.0 | points when `action` is `"score"` |
 
+use palisade_sdk::newcomer::{HOUR_MS, recent, strangers};
 use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config};
 use serde::Deserialize;
 
@@ -63,23 +72,13 @@ const SCHEMA: &str = r#"{
   }
 }"#;
 
-const HOUR_MS: u64 = 3_600_000;
-
-/// How long ago `first_seen` was, in milliseconds, when it was less than
-/// `hours` ago. An actor or host the context says nothing about is not new:
-/// there is nothing to vouch for or against.
-fn new_for(first_seen: Option<u64>, cx: &Context, hours: u64) -> Option<u64> {
-    let age = cx.received_at.saturating_sub(first_seen?);
-    (age < hours.saturating_mul(HOUR_MS)).then_some(age)
-}
-
 impl Policy for FirstContact {
     fn describe() -> Description {
         Description::new(
             "first-contact",
             env!("CARGO_PKG_VERSION"),
-            "Flags activities that mention local users when their actor or \
-             the actor's host was first seen recently.",
+            "Flags activities that mention local users with no tie to their \
+             actor when the actor or its host was first seen recently.",
         )
         .config_schema(SCHEMA)
     }
@@ -97,12 +96,15 @@ impl Policy for FirstContact {
     }
 
     fn judge(&self, activity: &Activity, cx: &Context) -> Verdict {
-        let local = activity.mentions.iter().filter(|m| m.local).count();
+        if cx.actor_local || cx.relations.local_followers > 0 {
+            return Verdict::pass();
+        }
+        let local = strangers(activity, cx) as usize;
         if local < self.min_local_mentions {
             return Verdict::pass();
         }
-        let actor_age = new_for(cx.actor_first_seen, cx, self.new_actor_hours);
-        let host_age = new_for(cx.host_first_seen, cx, self.new_host_hours);
+        let actor_age = recent(cx.actor_first_seen, cx, self.new_actor_hours);
+        let host_age = recent(cx.host_first_seen, cx, self.new_host_hours);
         let host = activity.actor_host.as_deref().unwrap_or("unknown");
         let who = match (actor_age, host_age) {
             (None, None) => return Verdict::pass(),
@@ -117,7 +119,7 @@ impl Policy for FirstContact {
             }
         };
         let users = if local == 1 { "user" } else { "users" };
-        let reason = format!("{who} mentions {local} local {users}");
+        let reason = format!("{who} mentions {local} local {users} with no tie to it");
         match self.action {
             Action::Reject => Verdict::reject(reason),
             Action::Quarantine => Verdict::quarantine(reason),
@@ -182,7 +184,7 @@ mod tests {
             v.reason(),
             Some(
                 "actor first seen 0h ago, from host spam.example first seen 0h ago, \
-                 mentions 3 local users"
+                 mentions 3 local users with no tie to it"
             )
         );
         assert_eq!(labels(&v), ["first-contact", "new-actor", "new-host"]);
@@ -197,7 +199,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             v.reason(),
-            Some("actor first seen 0h ago mentions 1 local user")
+            Some("actor first seen 0h ago mentions 1 local user with no tie to it")
         );
         assert_eq!(labels(&v), ["first-contact", "new-actor"]);
     }
@@ -216,7 +218,7 @@ mod tests {
         let v = host.judge(&policy, &activity);
         assert_eq!(
             v.reason(),
-            Some("actor first seen 23h ago mentions 2 local users")
+            Some("actor first seen 23h ago mentions 2 local users with no tie to it")
         );
         host.advance(HOUR);
         assert!(host.judge(&policy, &activity).is_pass());
@@ -234,7 +236,9 @@ mod tests {
             .unwrap();
         assert_eq!(
             v.reason(),
-            Some("actor from host young.example first seen 30h ago mentions 1 local user")
+            Some(
+                "actor from host young.example first seen 30h ago mentions 1 local user with no tie to it"
+            )
         );
         assert_eq!(labels(&v), ["first-contact", "new-host"]);
     }
@@ -276,7 +280,11 @@ mod tests {
         let v = host
             .judge_json::<FirstContact>(config, &note("https://spam.example/u/b", 2, 0))
             .unwrap();
-        assert!(v.reason().unwrap().ends_with("mentions 2 local users"));
+        assert!(
+            v.reason()
+                .unwrap()
+                .ends_with("mentions 2 local users with no tie to it")
+        );
     }
 
     #[test]
@@ -309,6 +317,81 @@ mod tests {
     #[test]
     fn reads_only_the_context() {
         assert!(FirstContact::describe().capabilities.is_empty());
+    }
+
+    /// A reply to the thread `root` (already learnt), mentioning `people`.
+    fn reply(actor: &str, root: &str, people: &[&str]) -> String {
+        let tags: Vec<String> = people
+            .iter()
+            .map(|h| format!(r#"{{"type":"Mention","href":"{h}"}}"#))
+            .collect();
+        format!(
+            r#"{{"type":"Create","actor":"{actor}","object":{{"type":"Note",
+               "id":"{actor}/n/1","content":"me too","inReplyTo":"{root}","tag":[{}]}}}}"#,
+            tags.join(",")
+        )
+    }
+
+    #[test]
+    fn a_new_actor_replying_to_people_in_the_thread_is_no_first_contact() {
+        let host = host();
+        let alice = "https://home.example/users/alice";
+        let bob = "https://home.example/users/bob";
+        let root = host
+            .parse(&format!(
+                r#"{{"type":"Create","actor":"https://old.example/u/olga","object":{{"type":"Note",
+                   "id":"https://old.example/n/1","content":"who is in?","tag":[
+                   {{"type":"Mention","href":"{alice}"}},{{"type":"Mention","href":"{bob}"}}]}}}}"#
+            ))
+            .unwrap();
+        host.learn(&root);
+        let policy = host.configure::<FirstContact>("{}").unwrap();
+        let newcomer = "https://new.example/u/zed";
+        let a = host
+            .parse(&reply(newcomer, "https://old.example/n/1", &[alice]))
+            .unwrap();
+        assert!(
+            host.judge(&policy, &a).is_pass(),
+            "alice was mentioned in the post"
+        );
+        // bob took part in it too: still no stranger.
+        let a = host
+            .parse(&reply(newcomer, "https://old.example/n/1", &[alice, bob]))
+            .unwrap();
+        assert!(host.judge(&policy, &a).is_pass(), "both were in the post");
+        // carol was never in it: she is a stranger to the newcomer.
+        let carol = "https://home.example/users/carol";
+        let a = host
+            .parse(&reply(newcomer, "https://old.example/n/1", &[alice, carol]))
+            .unwrap();
+        assert_eq!(
+            host.judge(&policy, &a).reason(),
+            Some(
+                "actor first seen 0h ago, from host new.example first seen 0h ago, \
+                 mentions 1 local user with no tie to it"
+            )
+        );
+    }
+
+    #[test]
+    fn an_actor_a_local_user_follows_is_never_flagged() {
+        let host = host();
+        let actor = "https://new.example/u/friend";
+        host.follows("https://home.example/users/u0", actor);
+        let v = host
+            .judge_json::<FirstContact>("{}", &note(actor, 3, 0))
+            .unwrap();
+        assert!(v.is_pass(), "{v:?}");
+    }
+
+    #[test]
+    fn a_newcomer_greeting_one_local_user_only_scores() {
+        let host = host();
+        host.set_learning(true);
+        let v = host
+            .judge_json::<FirstContact>("{}", &note("https://big.example/u/new", 1, 0))
+            .unwrap();
+        assert_eq!(v.points(), 3.0, "below the quarantine threshold of 5 alone");
     }
 
     #[test]

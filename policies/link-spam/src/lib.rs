@@ -53,13 +53,10 @@
 //! `discordapp.com/invite`, `t.me`, `telegram.me`, `chat.whatsapp.com`,
 //! `line.me`.
 
-mod links;
-
 use std::collections::HashSet;
 
-use links::within;
-pub use links::{Link, MAX_LINKS, links};
 use palisade_sdk::finding::{Action, Finding, combine};
+pub use palisade_sdk::links::{Link, MAX_LINKS, links, within};
 use palisade_sdk::lists::{self, DomainEntry};
 use palisade_sdk::text::host_of;
 use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config};

@@ -8,17 +8,31 @@
 //! servers (Plume) address every follower individually in `cc`, which is
 //! delivery, not mentioning.
 //!
+//! People already in the conversation do not count towards the limit: the
+//! mentioned actors who took part in the post it replies to
+//! (`relations.thread_mentions`) and the mentioned local users who follow
+//! the actor (`relations.known_mentions`). A busy thread of friends (a
+//! dozen people replying to each other) passes; ten strangers do not. An
+//! actor a local user follows is never "new", however recently the host
+//! first saw it (on install day, once follows are imported with `palisade
+//! known import`, friends are not held to the lower limit).
+//!
+//! During the host's learning period the lower limit still applies to
+//! actors with no known tie (the host holds those rejections in quarantine
+//! by itself): a busy thread among people nobody imported may be held for
+//! review on install day, but a ten-mention wave is not let through.
+//!
 //! Configuration (all optional):
 //!
 //! | key | default | meaning |
 //! |---|---|---|
 //! | `max_mentions` | 10 | the most mentions any actor may send |
-//! | `new_actor_max_mentions` | 4 | the most for an actor first seen less than `new_actor_hours` ago |
+//! | `new_actor_max_mentions` | 4 | the most for a new actor: first seen less than `new_actor_hours` ago and followed by no local user |
 //! | `new_actor_hours` | 24 | how long an actor counts as new |
 //! | `action` | `"reject"` | `"reject"`, `"quarantine"` or `"score"` |
 //! | `points` | 10.0 | points when `action` is `"score"` |
 
-use palisade_sdk::{Activity, Context, Description, Policy, Verdict, Visibility, config};
+use palisade_sdk::{Activity, Context, Description, Policy, Verdict, Visibility, config, newcomer};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -104,33 +118,42 @@ impl Policy for MentionLimit {
     }
 
     fn judge(&self, activity: &Activity, cx: &Context) -> Verdict {
-        let count = addressees(activity);
-        if count <= self.new_actor_max_mentions.min(self.max_mentions) {
+        let all = addressees(activity);
+        if all <= self.new_actor_max_mentions.min(self.max_mentions) {
             return Verdict::pass();
         }
-        let age_ms = cx
-            .actor_first_seen
-            .map_or(0, |first| cx.received_at.saturating_sub(first));
-        let is_new = age_ms < self.new_actor_hours * 3_600_000;
+        let in_conversation = cx
+            .relations
+            .thread_mentions
+            .saturating_add(cx.relations.known_mentions) as usize;
+        let count = all.saturating_sub(in_conversation);
+        // An activity naming no actor gets the stricter limit.
+        let is_new = newcomer::is_new_actor(cx, self.new_actor_hours)
+            || (cx.actor_first_seen.is_none() && !cx.actor_local);
         let (limit, who) = if is_new {
             (
                 self.new_actor_max_mentions,
-                " for an actor first seen less than ",
+                format!(
+                    " for an actor first seen less than {}h ago",
+                    self.new_actor_hours
+                ),
             )
         } else {
-            (self.max_mentions, "")
+            (self.max_mentions, String::new())
         };
         if count <= limit {
             return Verdict::pass();
         }
-        let reason = if is_new {
-            format!(
-                "{count} mentions exceed the limit of {limit}{who}{}h ago",
-                self.new_actor_hours
-            )
+        let excused = all - count;
+        let what = if excused == 0 {
+            format!("{count} mentions")
         } else {
-            format!("{count} mentions exceed the limit of {limit}")
+            format!(
+                "{count} mentions of people outside the conversation ({excused} in the thread \
+                 or following the actor not counted)"
+            )
         };
+        let reason = format!("{what} exceed the limit of {limit}{who}");
         match self.action {
             Action::Reject => Verdict::reject(reason),
             Action::Quarantine => Verdict::quarantine(reason),
@@ -252,6 +275,85 @@ mod tests {
             )
             .unwrap();
         assert_eq!(v.points(), 3.5);
+    }
+
+    /// A reply in a busy thread: `n` people mentioned, all of whom took
+    /// part in the post it replies to.
+    fn busy_thread(host: &TestHost, actor: &str, n: usize) -> palisade_sdk::Activity {
+        let people: Vec<String> = (0..n)
+            .map(|i| {
+                if i % 2 == 0 {
+                    format!("https://home.example/users/u{i}")
+                } else {
+                    format!("https://friends.example/users/f{i}")
+                }
+            })
+            .collect();
+        let tags = |list: &[String]| {
+            list.iter()
+                .map(|h| format!(r#"{{"type":"Mention","href":"{h}"}}"#))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let root = host
+            .parse(&format!(
+                r#"{{"type":"Create","actor":"{}","object":{{"type":"Note",
+                   "id":"https://friends.example/n/root","content":"party plans","tag":[{}]}}}}"#,
+                people[1],
+                tags(&people)
+            ))
+            .unwrap();
+        host.learn(&root);
+        host.parse(&format!(
+            r#"{{"type":"Create","actor":"{actor}","to":["https://www.w3.org/ns/activitystreams#Public"],
+               "object":{{"type":"Note","id":"https://friends.example/n/reply","content":"count me in",
+               "inReplyTo":"https://friends.example/n/root","tag":[{}]}}}}"#,
+            tags(&people)
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_busy_thread_among_people_in_it_passes_even_for_a_new_actor() {
+        let host = TestHost::new().local_hosts(["home.example"]);
+        let policy = host.configure::<MentionLimit>("{}").unwrap();
+        for n in [6, 9, 12] {
+            let reply = busy_thread(&host, &format!("https://friends.example/users/new{n}"), n);
+            let v = host.judge(&policy, &reply);
+            assert!(v.is_pass(), "{n} mentions in the thread: {v:?}");
+        }
+    }
+
+    #[test]
+    fn mentions_of_followers_do_not_count_but_strangers_do() {
+        let host = TestHost::new().local_hosts(["home.example"]);
+        let actor = "https://friends.example/users/ana";
+        let policy = host.configure::<MentionLimit>("{}").unwrap();
+        let ten = host.parse(&note(10, actor)).unwrap();
+        // Ten strangers from a new actor: rejected.
+        assert!(host.judge(&policy, &ten).is_reject());
+        // Once one local user follows the actor it is known: the higher
+        // limit, and that follower's mention is not counted.
+        host.follows("https://home.example/users/u0", actor);
+        assert!(host.judge(&policy, &ten).is_pass());
+        let twelve = host.parse(&note(12, actor)).unwrap();
+        assert_eq!(
+            host.judge(&policy, &twelve).reason(),
+            Some(
+                "11 mentions of people outside the conversation (1 in the thread or following \
+                 the actor not counted) exceed the limit of 10"
+            )
+        );
+    }
+
+    #[test]
+    fn the_ten_mention_wave_is_rejected_during_learning_too() {
+        let host = TestHost::new().local_hosts(["home.example"]);
+        host.set_learning(true);
+        let v = host
+            .judge_json::<MentionLimit>("{}", &note(10, "https://spam.example/u/bot9"))
+            .unwrap();
+        assert!(v.is_reject(), "{v:?}");
     }
 
     #[test]

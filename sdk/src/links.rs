@@ -2,8 +2,8 @@
 
 use std::collections::HashSet;
 
-use palisade_sdk::Activity;
-use palisade_sdk::text::host_of;
+use crate::Activity;
+use crate::text::host_of;
 
 /// The most links of one post collected: far more than any signal needs,
 /// few enough that a post made of nothing but links is judged in time.
@@ -107,4 +107,31 @@ pub fn links(activity: &Activity) -> Vec<Link> {
         }
     }
     found
+}
+
+/// The registrable part of `host` (its "site"): the public suffix and one
+/// label before it, from the Public Suffix List (the `psl` crate), so
+/// `discord.gg`, `www.discord.gg` and `cdn.discord.gg` are one site, and
+/// `a.example.co.uk` is `example.co.uk`. A host the list does not cover
+/// (an IP literal, a single label) is its own site.
+///
+/// ```
+/// use palisade_sdk::links::site_of;
+/// assert_eq!(site_of("www.Discord.gg"), "discord.gg");
+/// assert_eq!(site_of("join.spam.example.co.uk"), "example.co.uk");
+/// assert_eq!(site_of("localhost"), "localhost");
+/// ```
+pub fn site_of(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    match psl::domain_str(&host) {
+        Some(site) => site.to_owned(),
+        None => host,
+    }
+}
+
+impl Link {
+    /// The registrable part of the link's host: see [`site_of`].
+    pub fn site(&self) -> String {
+        site_of(&self.host)
+    }
 }
