@@ -504,11 +504,18 @@ fn the_install_day_has_no_history_and_has_busy_threads_and_the_waves() {
             "no {label} on the install day"
         );
     }
+    // A day's worth of the rest: about a seventh of the evaluation week's.
+    let week: usize = standard()
+        .iter()
+        .filter(|l| l.received_at >= EVALUATION_START_MS)
+        .filter(|l| l.label.as_deref() == Some("legit/post"))
+        .count();
+    let day = summary.counts["legit/post"];
     assert!(
-        summary.total("legit") > 1_500,
-        "{} legitimate lines",
-        summary.total("legit")
+        day * 5 < week && day * 10 > week,
+        "{day} posts on the install day, {week} in the evaluation week"
     );
+    assert!(summary.counts["legit/newcomer"] > 0, "no newcomer");
 }
 
 #[test]

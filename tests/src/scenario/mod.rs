@@ -33,6 +33,7 @@ use serde_json::Value;
 
 mod html;
 mod ids;
+mod interactions;
 mod legit;
 mod population;
 mod render;
@@ -124,6 +125,8 @@ pub struct Line {
     /// When its group (a thread, a wave) started: the install day moves a
     /// group as one piece so that its pace is kept.
     anchor: u64,
+    /// Part of a group, as opposed to on its own.
+    grouped: bool,
     seq: u64,
 }
 
@@ -229,7 +232,7 @@ impl Scenario {
         let words = words::Words::from_corpus(&docs);
         let pop =
             population::Population::generate(&mut Dice::new(self.seed, 1), self.scale, &words);
-        let mut out = Out::default();
+        let mut out = Out::new(self.seed);
         legit::generate(
             &mut legit::Ctx {
                 dice: Dice::new(self.seed, 2),
@@ -250,7 +253,7 @@ impl Scenario {
         );
         let mut lines = out.lines;
         if self.variant == Variant::InstallDay {
-            lines = install_day(lines);
+            lines = install_day(lines, self.seed);
         }
         lines.sort_by_key(|l| (l.received_at, l.seq));
         Ok(lines)
@@ -268,22 +271,32 @@ impl Scenario {
     }
 }
 
-/// The evaluation week, compressed into its first day: every group keeps
-/// its own pace (a wave arrives as fast, a thread is as lively) and starts
-/// at the same fraction of the day as it did of the week; single
-/// activities are spread the same way. Groups that would run past midnight
-/// start earlier.
-fn install_day(lines: Vec<Line>) -> Vec<Line> {
+/// The evaluation week as one day. Every group keeps its own pace (a wave
+/// arrives as fast, a busy thread is as lively) and starts at the same
+/// fraction of the day as it did of the week; groups that would run past
+/// midnight start earlier. Single legitimate activities are spread the
+/// same way and thinned to one in seven, a day's worth, so that the
+/// server is as busy as on any day; newcomers, busy threads, the waves and
+/// their preparation are all kept.
+fn install_day(lines: Vec<Line>, seed: u64) -> Vec<Line> {
     let week = END_MS - EVALUATION_START_MS;
+    let mut thin = Dice::new(seed, 5);
     // How long each group lasts, to keep it inside the day.
     let mut span: BTreeMap<u64, u64> = BTreeMap::new();
     for l in lines.iter().filter(|l| l.anchor >= EVALUATION_START_MS) {
         let end = span.entry(l.anchor).or_insert(0);
-        *end = (*end).max(l.received_at.saturating_sub(l.anchor));
+        *end = (*end).max(l.received_at - l.anchor);
     }
     lines
         .into_iter()
-        .filter(|l| l.received_at >= EVALUATION_START_MS && l.anchor >= EVALUATION_START_MS)
+        .filter(|l| l.anchor >= EVALUATION_START_MS)
+        .filter(|l| {
+            let thinned = !l.grouped
+                && l.label
+                    .as_deref()
+                    .is_some_and(|label| label.starts_with("legit/") && label != "legit/newcomer");
+            !thinned || thin.below(7) == 0
+        })
         .map(|mut l| {
             let offset = l.received_at - l.anchor;
             let latest = DAY_MS - 1 - span[&l.anchor].min(DAY_MS - 1);
@@ -295,19 +308,31 @@ fn install_day(lines: Vec<Line>) -> Vec<Line> {
         .collect()
 }
 
+/// The longest a delivery takes from the sender's server to the inbox.
+const MAX_DELAY_MS: u64 = 20_000;
+
 /// The lines being generated, in generation order.
-#[derive(Default)]
 pub(crate) struct Out {
     lines: Vec<Line>,
+    /// How long each delivery takes, drawn apart from what is delivered.
+    delay: Dice,
 }
 
 impl Out {
-    /// A delivery arriving at `at`, on its own.
-    pub fn push(&mut self, at: u64, label: Option<&str>, recipient: Option<&str>, activity: Value) {
-        self.push_in(at, at, label, recipient, activity);
+    fn new(seed: u64) -> Out {
+        Out {
+            lines: Vec::new(),
+            delay: Dice::new(seed, 4),
+        }
     }
 
-    /// A delivery arriving at `at`, part of a group started at `anchor`.
+    /// A delivery of something sent at `at`, on its own.
+    pub fn push(&mut self, at: u64, label: Option<&str>, recipient: Option<&str>, activity: Value) {
+        self.add(at, at, false, label, recipient, activity);
+    }
+
+    /// A delivery of something sent at `at`, part of a group started at
+    /// `anchor`. It arrives a moment later: servers queue their deliveries.
     pub fn push_in(
         &mut self,
         anchor: u64,
@@ -316,14 +341,28 @@ impl Out {
         recipient: Option<&str>,
         activity: Value,
     ) {
+        self.add(anchor, at, true, label, recipient, activity);
+    }
+
+    fn add(
+        &mut self,
+        anchor: u64,
+        at: u64,
+        grouped: bool,
+        label: Option<&str>,
+        recipient: Option<&str>,
+        activity: Value,
+    ) {
         debug_assert!(at >= anchor, "a group's line before its start");
         let seq = self.lines.len() as u64;
+        let delay = self.delay.range(200, MAX_DELAY_MS);
         self.lines.push(Line {
-            received_at: at,
+            received_at: at + delay,
             label: label.map(str::to_owned),
             recipient: recipient.map(str::to_owned),
             activity,
             anchor,
+            grouped,
             seq,
         });
     }

@@ -381,7 +381,8 @@ impl Population {
         let n_circles = scaled(12, scale, 3) as usize;
         let mut circles = Vec::new();
         for _ in 0..n_circles {
-            let size = dice.range(7, 13) as usize;
+            // 7 to 13 people (6 to 12 mentions each), the big ones rarer.
+            let size = 7 + dice.weighted(&[5, 5, 4, 4, 3, 2, 2]);
             let n_local = dice.range(1, 4).min(n_locals as u64) as usize;
             let locals = dice.sample(n_locals, n_local);
             let remotes = dice.sample(self.remotes.len(), size - n_local);

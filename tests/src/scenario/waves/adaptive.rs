@@ -1,237 +1,17 @@
-//! The waves, written as an attacker who has read Palisade's bundled
-//! modules would write them: under `mention-limit`'s limit for new actors
-//! (4), with text that `duplicate-burst`'s 2-bit SimHash tolerance does not
-//! match, below `rate-limit`'s per-actor and per-host counts, off
-//! `link-spam`'s invite list where it can be, and with accounts aged past
-//! the 24 hours every module calls "new". Each wave registers fresh
-//! accounts on open servers that also have legitimate users (reusing some
-//! of the legitimate hosts) and on servers of its own, and mentions local
-//! users (and some remote ones, as 2024's waves did).
+//! The waves that adapt: each changes what the bundled modules look at
+//! (the number of mentions, the words, the link, the accounts' age) while
+//! keeping what the spam needs.
 
-use super::population::{Host, Person, Population, Software};
-use super::render::{Media, Note, Templates, Visibility};
-use super::words::{Words, spin};
-use super::{DAY_MS, Dice, EVALUATION_START_MS, Out, ids, scaled};
-
-const MINUTE: u64 = 60_000;
-const HOUR: u64 = 3_600_000;
-
-/// What every wave needs.
-struct Ctx<'a> {
-    dice: &'a mut Dice,
-    pop: &'a Population,
-    words: &'a Words,
-    t: &'a Templates,
-    scale: f64,
-    out: &'a mut Out,
-}
-
-/// How a wave's accounts are named.
-#[derive(Clone, Copy)]
-enum Names {
-    /// `a8k2jd0q1x`: a script that did not bother.
-    Random,
-    /// `mira_tide42`: names that pass for people.
-    People,
-}
-
-pub fn generate(
-    dice: &mut Dice,
-    pop: &Population,
-    words: &Words,
-    t: &Templates,
-    scale: f64,
-    out: &mut Out,
-) {
-    let mut cx = Ctx {
-        dice,
-        pop,
-        words,
-        t,
-        scale,
-        out,
-    };
-    feb2024(&mut cx);
-    oct2024(&mut cx);
-    invite_four(&mut cx);
-    loop_ten(&mut cx);
-    random_tail(&mut cx);
-    link_codes(&mut cx);
-    same_image(&mut cx);
-    misskey_mfm(&mut cx);
-    one_mention(&mut cx);
-    aged_accounts(&mut cx);
-}
-
-impl Ctx<'_> {
-    /// When a wave starts: `day` of the evaluation week (0–6) at about
-    /// `hour` UTC.
-    fn start(&mut self, day: u64, hour: u64) -> u64 {
-        EVALUATION_START_MS + day * DAY_MS + hour * HOUR + self.dice.below(HOUR)
-    }
-
-    /// `n` origin hosts: `open` of the legitimate servers with open
-    /// registration, the rest servers of the wave's own, of `kinds`.
-    fn hosts(&mut self, n: usize, open: usize, kinds: &[Software]) -> Vec<Host> {
-        let legit: Vec<&Host> = self
-            .pop
-            .hosts
-            .iter()
-            .filter(|h| h.open && kinds.contains(&h.software))
-            .collect();
-        let spam: Vec<&Host> = self
-            .pop
-            .spam_hosts
-            .iter()
-            .filter(|h| kinds.contains(&h.software))
-            .collect();
-        let take_open = open.min(legit.len()).min(n);
-        let mut hosts: Vec<Host> = self
-            .dice
-            .sample(legit.len(), take_open)
-            .into_iter()
-            .map(|i| legit[i].clone())
-            .collect();
-        let own = self.dice.sample(spam.len(), n - take_open);
-        hosts.extend(own.into_iter().map(|i| spam[i].clone()));
-        hosts
-    }
-
-    /// A fresh account on `host`, registered shortly before `at`.
-    fn bot(&mut self, host: &Host, names: Names, at: u64) -> Person {
-        let name = match names {
-            Names::Random => self.dice.string(10, ids::LOWER_ALNUM),
-            Names::People => format!(
-                "{}{}",
-                super::population::username(self.dice),
-                self.dice.range(10, 9999)
-            ),
-        };
-        let created = at.saturating_sub(self.dice.range(MINUTE, 30 * MINUTE));
-        Person::new(host, &name, created, self.dice)
-    }
-
-    /// `n` accounts spread over `hosts`.
-    fn bots(&mut self, hosts: &[Host], n: usize, names: Names, at: u64) -> Vec<Person> {
-        (0..n)
-            .map(|i| {
-                let host = if i < hosts.len() {
-                    hosts[i].clone()
-                } else {
-                    self.dice.pick(hosts).clone()
-                };
-                self.bot(&host, names, at)
-            })
-            .collect()
-    }
-
-    /// Whom a post mentions: `local` local users (the most visible ones
-    /// most often, as scraped from a directory) and `remote` others.
-    fn targets(&mut self, local: usize, remote: usize) -> Vec<Person> {
-        let mut out: Vec<Person> = Vec::new();
-        while out.len() < local {
-            let p = &self.pop.locals[self.dice.weighted(&self.pop.local_weight)];
-            if !out.iter().any(|o| o.uri == p.uri) {
-                out.push(p.clone());
-            }
-        }
-        while out.len() < local + remote {
-            let p = &self.pop.remotes[self.dice.weighted(&self.pop.remote_weight)];
-            if !out.iter().any(|o| o.uri == p.uri) {
-                out.push(p.clone());
-            }
-        }
-        out
-    }
-
-    /// Post `note` as part of the wave `label` started at `start`.
-    fn post(&mut self, label: &str, start: u64, note: &Note) {
-        let v = self.t.create(note, self.dice);
-        self.out.push_in(start, note.at, Some(label), None, v);
-    }
-
-    /// One post for each of `n` moments spread over `duration` from `start`.
-    fn times(&mut self, start: u64, duration: u64, n: usize) -> Vec<u64> {
-        let mut t: Vec<u64> = (0..n).map(|_| start + self.dice.below(duration)).collect();
-        t.sort_unstable();
-        t
-    }
-
-    fn note(&mut self, author: &Person, at: u64, text: String, mentions: Vec<Person>) -> Note {
-        let mut note = Note::new(author, at, text, self.dice);
-        note.context = note.new_context(self.dice);
-        note.mentions = mentions;
-        note
-    }
-
-    /// A text drawn from `parts` that no earlier post of the wave used.
-    fn fresh(
-        &mut self,
-        used: &mut std::collections::BTreeSet<String>,
-        parts: &[&[&str]],
-    ) -> String {
-        let mut text = spin(self.dice, parts);
-        for _ in 0..50 {
-            if used.insert(text.clone()) {
-                break;
-            }
-            text = spin(self.dice, parts);
-        }
-        text
-    }
-}
-
-/// February 2024: ten mentions, the same text and link, one post per
-/// fresh account, mostly from Misskey servers.
-fn feb2024(cx: &mut Ctx<'_>) {
-    const TEXT: &str = "The admins of your server do not want you to read this. A new network \
-        without bans and without limits is open now, and your friends are already there. Join \
-        before registration closes";
-    let label = "wave/feb2024";
-    let start = cx.start(0, 9);
-    let n = scaled(300, cx.scale, 30) as usize;
-    let hosts = cx.hosts(20, 8, &[Software::Misskey, Software::Mastodon]);
-    let bots = cx.bots(&hosts, n, Names::Random, start);
-    for (bot, at) in bots.iter().zip(cx.times(start, 2 * HOUR, n)) {
-        let local = cx.dice.range(7, 10) as usize;
-        let mentions = cx.targets(local, 10 - local);
-        let mut note = cx.note(bot, at, TEXT.to_owned(), mentions);
-        note.links
-            .push("https://freefedi-network.example/join".to_owned());
-        cx.post(label, start, &note);
-    }
-}
-
-/// October 2024: five mentions, one image, the same text.
-fn oct2024(cx: &mut Ctx<'_>) {
-    const TEXT: &str = "Someone shared your photos in a public group. Look at the picture and \
-        check whether this is you, then report it before it spreads";
-    let label = "wave/oct2024";
-    let start = cx.start(1, 14);
-    let n = scaled(250, cx.scale, 25) as usize;
-    let hosts = cx.hosts(15, 5, &[Software::Mastodon, Software::Akkoma]);
-    let bots = cx.bots(&hosts, n, Names::People, start);
-    let blurhash = ids::blurhash(cx.dice);
-    for (bot, at) in bots.iter().zip(cx.times(start, 90 * MINUTE, n)) {
-        let local = cx.dice.range(3, 5) as usize;
-        let mentions = cx.targets(local, 5 - local);
-        let mut note = cx.note(bot, at, TEXT.to_owned(), mentions);
-        note.media.push(Media::upload(
-            bot,
-            "evidence.png",
-            (1024, 768),
-            blurhash.clone(),
-            None,
-            cx.dice,
-        ));
-        cx.post(label, start, &note);
-    }
-}
+use super::{Ctx, HOUR, MINUTE, Names};
+use crate::scenario::population::Software;
+use crate::scenario::render::{Media, Visibility};
+use crate::scenario::words::spin;
+use crate::scenario::{DAY_MS, ids, scaled};
 
 /// Four mentions (the most `mention-limit` allows a new actor), different
 /// words in every post, a different Discord invite in every post, one
 /// post per fresh account.
-fn invite_four(cx: &mut Ctx<'_>) {
+pub(super) fn invite_four(cx: &mut Ctx<'_>) {
     const PARTS: &[&[&str]] = &[
         &[
             "hey",
@@ -312,7 +92,7 @@ fn invite_four(cx: &mut Ctx<'_>) {
 /// Ten fresh accounts posting in a loop, each every few minutes (under
 /// `rate-limit`'s 20 in 10 minutes), three mentions, varied words, the
 /// shop's link.
-fn loop_ten(cx: &mut Ctx<'_>) {
+pub(super) fn loop_ten(cx: &mut Ctx<'_>) {
     const PARTS: &[&[&str]] = &[
         &[
             "good morning",
@@ -375,11 +155,11 @@ fn loop_ten(cx: &mut Ctx<'_>) {
     }
 }
 
-/// One text with a random three-character tail, three mentions, from 80
-/// fresh accounts posting three times each.
-fn random_tail(cx: &mut Ctx<'_>) {
-    const TEXT: &str = "Free accounts on the fastest fediverse server are open for a few more \
-        hours only, claim yours with the link";
+/// One short text with a random three-character tail, three mentions,
+/// from 80 fresh accounts posting three times each: the shorter the text,
+/// the more fingerprint bits the tail flips.
+pub(super) fn random_tail(cx: &mut Ctx<'_>) {
+    const TEXT: &str = "Free accounts open for a few hours, claim yours now";
     let label = "wave/random-tail";
     let start = cx.start(3, 11);
     let n = scaled(240, cx.scale, 24) as usize;
@@ -400,7 +180,7 @@ fn random_tail(cx: &mut Ctx<'_>) {
 /// One or two mentions, varied words, a link to the same host with a
 /// different code in every post (a host on no invite list), one post per
 /// fresh account from forty servers.
-fn link_codes(cx: &mut Ctx<'_>) {
+pub(super) fn link_codes(cx: &mut Ctx<'_>) {
     const PARTS: &[&[&str]] = &[
         &[
             "I made",
@@ -469,7 +249,7 @@ fn link_codes(cx: &mut Ctx<'_>) {
 
 /// The same image (same file, size and blurhash) with two mentions, no
 /// link, and a near-identical text: a word or two swapped per post.
-fn same_image(cx: &mut Ctx<'_>) {
+pub(super) fn same_image(cx: &mut Ctx<'_>) {
     const PARTS: &[&[&str]] = &[
         &["look at", "see", "check", "have a look at"],
         &[
@@ -514,7 +294,7 @@ fn same_image(cx: &mut Ctx<'_>) {
 
 /// Misskey notes with six mentions, the message in MFM markup (which
 /// Misskey shows instead of `content`), from Misskey servers only.
-fn misskey_mfm(cx: &mut Ctx<'_>) {
+pub(super) fn misskey_mfm(cx: &mut Ctx<'_>) {
     const SHOUT: &[&str] = &[
         "FREE GIFT",
         "WINNER",
@@ -573,7 +353,7 @@ fn misskey_mfm(cx: &mut Ctx<'_>) {
 /// The hardest: one mention, words as varied as anyone's, no link, no
 /// image, a hundred origin servers; only the invitation to look at the
 /// profile gives the purpose away.
-fn one_mention(cx: &mut Ctx<'_>) {
+pub(super) fn one_mention(cx: &mut Ctx<'_>) {
     const ASK: &[&str] = &[
         "check my profile",
         "see my pinned post",
@@ -610,7 +390,7 @@ fn one_mention(cx: &mut Ctx<'_>) {
 /// or liking a local post on the way, so that no module calls them new
 /// when the posts come: three mentions, varied words, a link with a code.
 /// The preparation is unlabelled: a follow or a like is harmless alone.
-fn aged_accounts(cx: &mut Ctx<'_>) {
+pub(super) fn aged_accounts(cx: &mut Ctx<'_>) {
     const PARTS: &[&[&str]] = &[
         &["hi", "hello", "hey", "hi again", "hello there"],
         &[
