@@ -184,6 +184,7 @@ fn the_volumes_are_those_of_the_standard_scenario() {
         "delete",
         "newcomer",
         "link-share",
+        "follow-friday",
     ] {
         let n = summary
             .counts

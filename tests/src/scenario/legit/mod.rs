@@ -69,6 +69,7 @@ pub fn generate(cx: &mut Ctx<'_>, out: &mut Out) {
     likes(cx, &local_posts, out);
     edits_and_deletes(cx, &posts, out);
     people::busy_threads(cx, out);
+    people::follow_fridays(cx, &delivered, out);
     people::newcomers(cx, &local_posts, out);
 }
 

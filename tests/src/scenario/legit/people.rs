@@ -99,6 +99,45 @@ pub(super) fn busy_threads(cx: &mut Ctx<'_>, out: &mut Out) {
     }
 }
 
+/// #FollowFriday: on Fridays people recommend the accounts they like by
+/// mentioning several at once (local users among them), with nothing else
+/// in common with a wave but the count.
+pub(super) fn follow_fridays(cx: &mut Ctx<'_>, delivered: &[Option<u64>], out: &mut Out) {
+    // 2026-03-01 is a Sunday.
+    for day in [5, 12, 19, 26] {
+        for _ in 0..scaled(12, cx.scale, 2) {
+            let r = cx.poster(delivered);
+            let at = moment(&mut cx.dice, day);
+            if delivered[r].is_some_and(|d| d > at) {
+                continue;
+            }
+            let author = cx.pop.remotes[r].clone();
+            let text = cx.words.sentence(&mut cx.dice, 3, 10);
+            let mut note = Note::new(&author, at, text, &mut cx.dice);
+            note.context = note.new_context(&mut cx.dice);
+            note.hashtags.push("followfriday".to_owned());
+            let locals = cx.dice.range(1, 3) as usize;
+            let total = cx.dice.range(4, 10) as usize;
+            while note.mentions.len() < total {
+                let who = if note.mentions.len() < locals {
+                    cx.pop.locals[cx.dice.weighted(&cx.pop.local_weight)].clone()
+                } else {
+                    cx.pop.remotes[cx.dice.weighted(&cx.pop.remote_weight)].clone()
+                };
+                if who.uri != author.uri && !note.mentions.iter().any(|m| m.uri == who.uri) {
+                    note.mentions.push(who);
+                }
+            }
+            out.push(
+                at,
+                Some("legit/follow-friday"),
+                None,
+                cx.t.create(&note, &mut cx.dice),
+            );
+        }
+    }
+}
+
 /// People this server first hears from during the evaluation week: a
 /// local user follows them, or they greet or mention one local user, or
 /// they follow one and like their posts.
