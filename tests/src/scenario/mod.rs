@@ -230,8 +230,7 @@ impl Scenario {
         let docs = read_corpus(&self.corpus)?;
         let templates = render::Templates::from_corpus(&docs)?;
         let words = words::Words::from_corpus(&docs);
-        let pop =
-            population::Population::generate(&mut Dice::new(self.seed, 1), self.scale, &words);
+        let pop = population::Population::generate(&mut Dice::new(self.seed, 1), self.scale);
         let mut out = Out::new(self.seed);
         legit::generate(
             &mut legit::Ctx {

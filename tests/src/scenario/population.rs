@@ -2,7 +2,6 @@
 //! and their people, who follows whom, and the circles of friends whose
 //! threads get busy.
 
-use super::words::Words;
 use super::{
     DAY_MS, Dice, EPOCH_MS, EVALUATION_START_MS, HISTORY_DAYS, LOCAL_HOST, ids, moment, scaled,
 };
@@ -213,7 +212,7 @@ pub fn username(dice: &mut Dice) -> String {
 }
 
 impl Population {
-    pub fn generate(dice: &mut Dice, scale: f64, _words: &Words) -> Population {
+    pub fn generate(dice: &mut Dice, scale: f64) -> Population {
         let local_host = Host {
             name: LOCAL_HOST.to_owned(),
             software: Software::Mastodon,

@@ -48,12 +48,15 @@ const NEWS_HOSTS: &[&str] = &[
     "news.northgazette.example",
     "radio.example",
 ];
+/// How cameras and phones name photos; `{}` is a number. Clipboard
+/// pastes are all called `image.png`, as they are.
 const PHOTOS: &[&str] = &[
-    "IMG_2041.jpg",
-    "photo.jpg",
-    "screenshot.png",
+    "IMG_{}.jpg",
+    "IMG_{}.HEIC.jpg",
+    "DSC0{}.JPG",
+    "PXL_202603{}.jpg",
+    "Screenshot_{}.png",
     "image.png",
-    "DSC03317.JPG",
 ];
 
 pub fn generate(cx: &mut Ctx<'_>, out: &mut Out) {
@@ -137,7 +140,10 @@ impl Ctx<'_> {
 
     /// A photo upload by `author`.
     fn photo(&mut self, author: &Person) -> Media {
-        let file = *self.dice.pick(PHOTOS);
+        let file = self
+            .dice
+            .pick(PHOTOS)
+            .replace("{}", &self.dice.range(1000, 9999).to_string());
         let size = *self.dice.pick(&[
             (1280, 960),
             (1600, 1200),
@@ -150,7 +156,7 @@ impl Ctx<'_> {
             .chance(60)
             .then(|| self.words.sentence(&mut self.dice, 4, 12));
         let hash = ids::blurhash(&mut self.dice);
-        Media::upload(author, file, size, hash, alt, &mut self.dice)
+        Media::upload(author, &file, size, hash, alt, &mut self.dice)
     }
 
     /// An ordinary post by `author` at `at`: words, and now and then a
