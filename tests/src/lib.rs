@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 use palisade::pipeline::Envelope;
 use palisade::{Config, Decision, Palisade};
 
+pub mod scenario;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
