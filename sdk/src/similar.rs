@@ -249,7 +249,7 @@ pub fn signature(tokens: &[String]) -> Option<[u64; BANDS * ROWS]> {
 /// let spam = "Mastodon is dead, come to the real free speech server where admins cannot silence you";
 /// let a = keys(&format!("@u1@home.example {spam} https://discord.gg/Ab3dE qfz"));
 /// let b = keys(&format!("@u7@home.example @u8@home.example {spam}!! discord.gg/Zz9Yx kqw"));
-/// assert_eq!(a.len(), 4);
+/// assert_eq!(a.len(), 5);
 /// assert!(a.iter().any(|k| b.contains(k)));
 /// let other = keys("What a lovely morning at the harbour with the kids and the dog");
 /// assert!(!a.iter().any(|k| other.contains(k)));

@@ -118,8 +118,20 @@ fn a_0_1_module_using_state_counts_as_its_current_build() {
     let wave: Vec<String> = example("wave.jsonl").lines().map(str::to_owned).collect();
     let grants = "grants = [\"log\", \"state\"]";
     let then = verdicts(&old("duplicate_burst"), grants, &wave);
-    let now = verdicts("builtin:duplicate-burst", grants, &wave);
-    assert_eq!(then, now);
+    // The current build words its reasons otherwise and, by default, also
+    // scores the third and fourth copies: without that, each copy gets
+    // the same action and verdict from both builds.
+    let now = verdicts(
+        "builtin:duplicate-burst",
+        &format!("{grants}\nconfig = {{ score_from = 0 }}"),
+        &wave,
+    );
+    let did = |v: &Vec<String>| -> Vec<String> {
+        v.iter()
+            .map(|s| s.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(did(&then), did(&now));
     assert!(then.last().unwrap().starts_with("Reject"), "{then:?}");
 }
 

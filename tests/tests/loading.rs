@@ -92,7 +92,7 @@ fn files_that_are_not_components_are_refused() {
         "{}",
         errors[2]
     );
-    assert!(errors[3].starts_with("no bundled module `nope` (bundled: domain-list, duplicate-burst, first-contact, keyword, link-spam, mention-limit, rate-limit)"), "{}", errors[3]);
+    assert!(errors[3].starts_with("no bundled module `nope` (bundled: domain-list, duplicate-burst, first-contact, keyword, link-spam, mention-limit, newcomer-burst, rate-limit)"), "{}", errors[3]);
     assert!(p.policies().modules().is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -201,6 +201,7 @@ fn the_example_vendor_module_drops_in_beside_the_bundled_ones() {
             "mention-limit",
             "first-contact",
             "duplicate-burst",
+            "newcomer-burst",
             "domain-list",
             "hashtag-stuffing"
         ]
@@ -213,8 +214,8 @@ fn the_example_vendor_module_drops_in_beside_the_bundled_ones() {
         "object": {"type": "Note", "content": "<p>cheap #deal0 #deal1 #deal2 #deal3 #deal4 #deal5</p>", "tag": tags}
     });
     let d = judge(&p, &body.to_string());
-    assert_eq!(d.trace[4].module, "hashtag-stuffing");
-    assert_eq!(d.trace[4].points, Some(4.0));
+    assert_eq!(d.trace[5].module, "hashtag-stuffing");
+    assert_eq!(d.trace[5].points, Some(4.0));
     assert_eq!(d.score, 4.0);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -395,6 +395,7 @@ async fn the_admin_api_needs_the_token() {
             "mention-limit",
             "first-contact",
             "duplicate-burst",
+            "newcomer-burst",
             "domain-list"
         ]
     );
