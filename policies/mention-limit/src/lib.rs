@@ -27,6 +27,7 @@
 //! | key | default | meaning |
 //! |---|---|---|
 //! | `max_mentions` | 10 | the most mentions any actor may send |
+//! | `followed_max_mentions` | 20 | the most for an established actor that local users follow (`relations.local_followers` ≥ 1): people, not fresh accounts, starting a busy thread among friends; at least `max_mentions` |
 //! | `new_actor_max_mentions` | 4 | the most for a new actor: first seen less than `new_actor_hours` ago and followed by no local user |
 //! | `new_actor_hours` | 24 | how long an actor counts as new |
 //! | `action` | `"reject"` | `"reject"`, `"quarantine"` or `"score"` |
@@ -39,6 +40,7 @@ use serde::Deserialize;
 #[serde(default, deny_unknown_fields)]
 pub struct MentionLimit {
     max_mentions: usize,
+    followed_max_mentions: usize,
     new_actor_max_mentions: usize,
     new_actor_hours: u64,
     action: Action,
@@ -57,6 +59,7 @@ impl Default for MentionLimit {
     fn default() -> Self {
         MentionLimit {
             max_mentions: 10,
+            followed_max_mentions: 20,
             new_actor_max_mentions: 4,
             new_actor_hours: 24,
             action: Action::Reject,
@@ -70,6 +73,7 @@ const SCHEMA: &str = r#"{
   "additionalProperties": false,
   "properties": {
     "max_mentions": {"type": "integer", "minimum": 0, "default": 10},
+    "followed_max_mentions": {"type": "integer", "minimum": 0, "default": 20},
     "new_actor_max_mentions": {"type": "integer", "minimum": 0, "default": 4},
     "new_actor_hours": {"type": "integer", "minimum": 0, "default": 24},
     "action": {"enum": ["reject", "quarantine", "score"], "default": "reject"},
@@ -114,7 +118,10 @@ impl Policy for MentionLimit {
     }
 
     fn configure(json: &str) -> Result<Self, String> {
-        config::parse(json)
+        let mut policy: MentionLimit = config::parse(json)?;
+        // A followed actor is never held to less than anyone else.
+        policy.followed_max_mentions = policy.followed_max_mentions.max(policy.max_mentions);
+        Ok(policy)
     }
 
     fn judge(&self, activity: &Activity, cx: &Context) -> Verdict {
@@ -137,6 +144,11 @@ impl Policy for MentionLimit {
                     " for an actor first seen less than {}h ago",
                     self.new_actor_hours
                 ),
+            )
+        } else if cx.relations.local_followers > 0 {
+            (
+                self.followed_max_mentions,
+                " for an actor local users follow".to_owned(),
             )
         } else {
             (self.max_mentions, String::new())
@@ -332,18 +344,25 @@ mod tests {
         let ten = host.parse(&note(10, actor)).unwrap();
         // Ten strangers from a new actor: rejected.
         assert!(host.judge(&policy, &ten).is_reject());
-        // Once one local user follows the actor it is known: the higher
-        // limit, and that follower's mention is not counted.
+        // Once one local user follows the actor it is known: the limit
+        // for followed actors, and that follower's mention is not counted.
         host.follows("https://home.example/users/u0", actor);
         assert!(host.judge(&policy, &ten).is_pass());
         let twelve = host.parse(&note(12, actor)).unwrap();
+        assert!(host.judge(&policy, &twelve).is_pass());
+        let many = host.parse(&note(22, actor)).unwrap();
         assert_eq!(
-            host.judge(&policy, &twelve).reason(),
+            host.judge(&policy, &many).reason(),
             Some(
-                "11 mentions of people outside the conversation (1 in the thread or following \
-                 the actor not counted) exceed the limit of 10"
+                "21 mentions of people outside the conversation (1 in the thread or following \
+                 the actor not counted) exceed the limit of 20 for an actor local users follow"
             )
         );
+        // Without a follower, an established actor keeps the common limit.
+        let bo = "https://friends.example/users/bo";
+        host.saw_actor_at(bo, host.now() - 2 * 86_400_000);
+        let other = host.parse(&note(12, bo)).unwrap();
+        assert!(host.judge(&policy, &other).reason().unwrap().ends_with("exceed the limit of 10"));
     }
 
     #[test]

@@ -16,7 +16,14 @@
 //!   through the server's users post after post);
 //! - **server**: distinct new actors making first contact across the whole
 //!   server: a surge, whatever else differs (fully varied text, no link,
-//!   a hundred origin hosts).
+//!   a hundred origin hosts). What a surge is depends on the server: it is
+//!   scored from `server.score_at` distinct new actors in the window, or
+//!   from `server_baseline_factor` times the server's own usual number in
+//!   such a window (averaged over the last `server_baseline_days`) when
+//!   that is more, but never from more than ten times `score_at`; actors
+//!   counted during a surge do not teach the baseline. A small
+//!   server's few greetings a day and a big one's dozens an hour are both
+//!   ordinary; four times either is not.
 //!
 //! A signal adds `points` once its count reaches `score_at`, and rejects once
 //! it reaches `reject_at` (0: never). Scores add up with each other and with
@@ -54,7 +61,11 @@
 //!   thresholds rather than hiding the wave.
 //! - *Spreading* (one post per account, many hosts, varied text and codes):
 //!   the server signal counts all first contacts together; what spreading
-//!   buys is at most `server.score_at` − 1 accepted posts per window.
+//!   buys is fewer than the surge threshold's accepted posts per window.
+//! - *Raising the baseline* (a drizzle of first contacts all week so that a
+//!   wave looks ordinary): the threshold cannot exceed ten times
+//!   `server.score_at`, and the drizzle itself is first contacts, judged
+//!   and scored like any.
 //!
 //! Limits: the actor signal counts the first 3 local users each post
 //! mentions, whether or not they have a tie to the actor (the host gives
@@ -69,6 +80,8 @@
 //! | `kinds` | `["Create", "Update"]` | activity types judged |
 //! | `new_actor_hours` | 168 | an actor first seen less than this many hours ago, followed by no local user, is new |
 //! | `ignore_sites` | `[]` | link sites never counted (for example a video site many strangers share) |
+//! | `server_baseline_days` | 7 | how many days the server's usual rate of first contacts is averaged over; 0: `server.score_at` alone |
+//! | `server_baseline_factor` | 4.0 | how many times the usual rate is a surge |
 //! | `SIGNAL.enabled` | true | apply the signal |
 //! | `SIGNAL.window_seconds` | see below | how far back distinct actors (or users) are counted (at least 1) |
 //! | `SIGNAL.score_at` | see below | the count from which `points` are added (at least 1) |
@@ -82,7 +95,7 @@
 //! | `media` | 3600 | 3 | 4.0 | 8 | true |
 //! | `origin` | 3600 | 4 | 3.0 | 0 | false |
 //! | `actor` | 86400 | 6 | 4.0 | 15 | true |
-//! | `server` | 3600 | 10 | 3.0 | 0 | false |
+//! | `server` | 3600 | 5 | 3.0 | 0 | false |
 
 mod signal;
 
@@ -112,6 +125,8 @@ struct Settings {
     kinds: Option<Vec<String>>,
     new_actor_hours: Option<u64>,
     ignore_sites: Vec<String>,
+    server_baseline_days: Option<u32>,
+    server_baseline_factor: Option<f64>,
     link_site: SignalConfig,
     media: SignalConfig,
     origin: SignalConfig,
@@ -123,6 +138,8 @@ pub struct NewcomerBurst {
     kinds: Vec<String>,
     new_actor_hours: u64,
     ignore_sites: Vec<String>,
+    server_baseline_days: u32,
+    server_baseline_factor: f64,
     link_site: Signal,
     media: Signal,
     origin: Signal,
@@ -151,11 +168,13 @@ const SCHEMA: &str = r##"{
     "kinds": {"type": "array", "items": {"type": "string"}, "default": ["Create", "Update"]},
     "new_actor_hours": {"type": "integer", "minimum": 0, "default": 168},
     "ignore_sites": {"type": "array", "items": {"type": "string"}, "default": []},
+    "server_baseline_days": {"type": "integer", "minimum": 0, "maximum": 49000, "default": 7},
+    "server_baseline_factor": {"type": "number", "minimum": 0, "default": 4.0},
     "link_site": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 3, "points": 4.0, "reject_at": 8, "in_learning": true}},
     "media": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 3, "points": 4.0, "reject_at": 8, "in_learning": true}},
     "origin": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 4, "points": 3.0, "reject_at": 0, "in_learning": false}},
     "actor": {"$ref": "#/$defs/signal", "default": {"window_seconds": 86400, "score_at": 6, "points": 4.0, "reject_at": 15, "in_learning": true}},
-    "server": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 10, "points": 3.0, "reject_at": 0, "in_learning": false}}
+    "server": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 5, "points": 3.0, "reject_at": 0, "in_learning": false}}
   }
 }"##;
 
@@ -223,7 +242,20 @@ impl Policy for NewcomerBurst {
 
     fn configure(json: &str) -> Result<Self, String> {
         let s: Settings = config::parse(json)?;
+        let server_baseline_factor = s.server_baseline_factor.unwrap_or(4.0);
+        if !server_baseline_factor.is_finite() || server_baseline_factor < 0.0 {
+            return Err(
+                "invalid configuration: `server_baseline_factor` must be a number, 0 or more"
+                    .to_owned(),
+            );
+        }
+        let server_baseline_days = s.server_baseline_days.unwrap_or(7);
+        if server_baseline_days > 49_000 {
+            return Err("invalid configuration: `server_baseline_days` is at most 49000".to_owned());
+        }
         Ok(NewcomerBurst {
+            server_baseline_days,
+            server_baseline_factor,
             kinds: s
                 .kinds
                 .unwrap_or_else(|| vec!["Create".to_owned(), "Update".to_owned()]),
@@ -241,7 +273,7 @@ impl Policy for NewcomerBurst {
                 .over("actor", Signal::new(86_400, 6, 4.0, 15, true))?,
             server: s
                 .server
-                .over("server", Signal::new(3600, 10, 3.0, 0, false))?,
+                .over("server", Signal::new(3600, 5, 3.0, 0, false))?,
         })
     }
 
@@ -297,10 +329,36 @@ impl Policy for NewcomerBurst {
         }
         if on(&self.server) {
             let n = state::distinct_add("server", actor, self.server.window_seconds);
+            let signal = self.surge(actor, n);
             let what = format!("{n} distinct new actors server-wide");
-            findings.extend(self.server.finding(n, "surge", what));
+            findings.extend(signal.finding(n, "surge", what));
         }
         combine("newcomer-burst", findings)
+    }
+}
+
+impl NewcomerBurst {
+    /// The server signal with its threshold for this server: `score_at`,
+    /// or `server_baseline_factor` times the usual number of distinct new
+    /// actors making first contact in one window, when more (at most ten
+    /// times `score_at`). `n` is the window's count with `actor`. Only
+    /// ordinary traffic teaches the baseline: an actor counted during a
+    /// surge is not added to it, so a wave does not raise the bar for the
+    /// next one.
+    fn surge(&self, actor: &str, n: u64) -> Signal {
+        let mut signal = self.server.clone();
+        if self.server_baseline_days == 0 {
+            return signal;
+        }
+        let span = self.server_baseline_days.saturating_mul(86_400);
+        let known = state::distinct_count("baseline", span);
+        let usual = known as f64 * f64::from(signal.window_seconds) / f64::from(span);
+        let threshold = (self.server_baseline_factor * usual).ceil() as u64;
+        signal.score_at = threshold.clamp(signal.score_at, signal.score_at.saturating_mul(10));
+        if n < signal.score_at {
+            state::distinct_add("baseline", actor, span);
+        }
+        signal
     }
 }
 

@@ -198,11 +198,13 @@ fn many_fresh_accounts_from_one_origin_host_score_from_the_fourth() {
             judge(&host, &policy, &post).points()
         })
         .collect();
-    assert_eq!(points, [0.0, 0.0, 0.0, 3.0, 3.0, 3.0]);
+    // From the fifth on, five new actors making first contact within the
+    // hour on a quiet server are a surge as well.
+    assert_eq!(points, [0.0, 0.0, 0.0, 3.0, 6.0, 6.0]);
 }
 
 #[test]
-fn a_surge_of_first_contacts_from_a_hundred_hosts_scores_from_the_tenth() {
+fn a_surge_of_first_contacts_from_a_hundred_hosts_scores_from_the_fifth_on_a_quiet_server() {
     let host = host();
     let policy = host.configure::<NewcomerBurst>("{}").unwrap();
     let verdicts: Vec<Verdict> = (0..100)
@@ -218,16 +220,16 @@ fn a_surge_of_first_contacts_from_a_hundred_hosts_scores_from_the_tenth() {
             judge(&host, &policy, &post)
         })
         .collect();
-    assert!(verdicts[..9].iter().all(Verdict::is_pass));
+    assert!(verdicts[..4].iter().all(Verdict::is_pass));
     assert!(
-        verdicts[9..].iter().all(|v| v.points() == 3.0),
+        verdicts[4..].iter().all(|v| v.points() == 3.0),
         "{:?}",
-        verdicts[9]
+        verdicts[4]
     );
     assert_eq!(
-        verdicts[9].reason(),
+        verdicts[4].reason(),
         Some(
-            "10 distinct new actors server-wide making first contact within 60 min (scored from 10)"
+            "5 distinct new actors server-wide making first contact within 60 min (scored from 5)"
         )
     );
     // An hour later the surge is over.
@@ -493,4 +495,43 @@ fn schema_is_json() {
     let schema: serde_json::Value =
         serde_json::from_str(d.config_schema.as_deref().unwrap()).unwrap();
     assert_eq!(schema["properties"]["actor"]["default"]["reject_at"], 15);
+}
+
+#[test]
+fn a_busy_servers_usual_rate_of_first_contacts_is_not_a_surge_four_times_it_is() {
+    let host = host();
+    let policy = host.configure::<NewcomerBurst>("{}").unwrap();
+    let mut i = 0;
+    let mut hour = |n: usize, host: &TestHost| -> Vec<Verdict> {
+        let verdicts = (0..n)
+            .map(|_| {
+                i += 1;
+                let actor = fresh(i, 1000);
+                let post = Post {
+                    actor: &actor,
+                    users: vec![i % 100],
+                    text: varied(i),
+                    link: None,
+                    blurhash: None,
+                };
+                judge(host, &policy, &post)
+            })
+            .collect();
+        host.advance(Duration::from_secs(3600));
+        verdicts
+    };
+    // A week of 8 new actors an hour greeting people here.
+    for _ in 0..7 * 24 {
+        hour(8, &host);
+    }
+    let surge = |v: &Verdict| v.reason().is_some_and(|r| r.contains("server-wide"));
+    // The next ordinary hour is ordinary.
+    assert!(!hour(8, &host).iter().any(surge));
+    // Forty in an hour is a surge, from about four times the usual eight
+    // (a little less: in the week's first hours, before the baseline had
+    // grown, the actors past the floor of 5 counted as a surge and did not
+    // teach it).
+    let verdicts = hour(40, &host);
+    let first = verdicts.iter().position(surge).expect("a surge is scored");
+    assert!((20..33).contains(&first), "first scored at {first}: {:?}", verdicts[first]);
 }
