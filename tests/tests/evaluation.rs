@@ -21,7 +21,9 @@ fn replay(scenario: Scenario) -> Report {
     );
     let mut replay = Replay::new(palisade);
     for line in scenario.lines().expect("the scenario generates") {
-        replay.line(line.to_json().as_bytes()).expect("a line replays");
+        replay
+            .line(line.to_json().as_bytes())
+            .expect("a line replays");
     }
     let report = replay.finish().expect("the replay finishes");
     assert_eq!(report.unreadable, 0);
@@ -78,7 +80,10 @@ fn the_standard_scenario_meets_the_targets() {
     // other, and must not be rejected.
     let busy = &report.labels["legit/busy-thread"];
     assert!(busy.outcomes.total > 50, "{table}");
-    assert!(busy.outcomes.rejected * 1000 <= busy.outcomes.total, "{table}");
+    assert!(
+        busy.outcomes.rejected * 1000 <= busy.outcomes.total,
+        "{table}"
+    );
     // ≤ 20 wave activities accepted before each wave's first stop.
     let waves: Vec<_> = report
         .labels

@@ -73,11 +73,13 @@ fn an_accepted_follow_makes_the_actor_known_to_that_user_only() {
         seen(&before)
     );
 
-    at(&p, &accept(RITA, ALICE), T0 + 1, true);
+    // Rita has been seen for a day when she accepts Alice's follow.
+    let day = T0 + 25 * HOUR_MS;
+    at(&p, &accept(RITA, ALICE), day, true);
     let after = at(
         &p,
         &post(RITA, "https://remote.example/n/2", None, &[ALICE, BOB]),
-        T0 + 2,
+        day + 1,
         true,
     );
     assert!(
@@ -85,6 +87,22 @@ fn an_accepted_follow_makes_the_actor_known_to_that_user_only() {
         "{}",
         seen(&after)
     );
+}
+
+#[test]
+fn a_fresh_account_cannot_make_itself_known_with_an_accept() {
+    let p = palisade(&config(""), &root());
+    let bot = "https://open.example/users/fresh";
+    // Its first activity, and an hour later: neither teaches a follow.
+    at(&p, &accept(bot, ALICE), T0, true);
+    at(&p, &accept(bot, BOB), T0 + HOUR_MS, true);
+    let d = at(
+        &p,
+        &post(bot, "https://open.example/n/1", None, &[ALICE, BOB]),
+        T0 + 2 * HOUR_MS,
+        true,
+    );
+    assert!(seen(&d).starts_with("followers=0 known=0"), "{}", seen(&d));
 }
 
 #[test]
@@ -101,6 +119,17 @@ fn forged_unrecorded_and_stopped_follows_teach_nothing() {
         &blocked.0,
     );
     let evil = "https://evil.example/users/bot";
+    let other = "https://remote.example/users/olga";
+    // Each actor was first seen two days ago: an Accept of theirs would
+    // teach, but for what each case shows.
+    for actor in [evil, RITA, other] {
+        at(
+            &p,
+            &post(actor, &format!("{actor}/n/0"), None, &[]),
+            T0 - 48 * HOUR_MS,
+            true,
+        );
+    }
     assert_eq!(
         at(&p, &accept(evil, ALICE), T0, true).action.as_str(),
         "reject"
@@ -113,7 +142,6 @@ fn forged_unrecorded_and_stopped_follows_teach_nothing() {
         true,
     );
     // Through the judge API (no recording).
-    let other = "https://remote.example/users/olga";
     at(&p, &accept(other, ALICE), T0, false);
     // An inbound Follow claiming to be a local user's.
     at(

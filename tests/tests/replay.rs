@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use palisade_e2e::{Serve, TempDir, binary, root};
+use palisade_e2e::{Serve, TempDir, binary, established, root};
 use serde_json::{Value, json};
 
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
@@ -105,7 +105,8 @@ fn palisade(dir: &Path, args: &[&str]) -> Run {
 /// `palisade replay --format json` of `lines` (written to `name`) with
 /// the configuration text `config` and `extra` arguments.
 fn replay(dir: &Path, config: &str, name: &str, lines: &[Value], extra: &[&str]) -> Run {
-    std::fs::write(dir.join("palisade.toml"), config).unwrap();
+    // Tests of the replay itself judge as an established server.
+    std::fs::write(dir.join("palisade.toml"), established(config)).unwrap();
     write_lines(&dir.join(name), lines);
     let mut args = vec![
         "replay",
@@ -323,7 +324,7 @@ fn the_decisions_file_has_one_line_per_input_line_in_order() {
     let mut text: String = lines.iter().take(4).map(|l| format!("{l}\n")).collect();
     text.push_str("\n   \n");
     text.extend(lines.iter().skip(4).map(|l| format!("{l}\r\n")));
-    std::fs::write(dir.0.join("palisade.toml"), MENTIONS).unwrap();
+    std::fs::write(dir.0.join("palisade.toml"), established(MENTIONS)).unwrap();
     std::fs::write(dir.0.join("in.jsonl"), text).unwrap();
     let run = palisade(
         &dir.0,
@@ -357,7 +358,7 @@ fn the_decisions_file_has_one_line_per_input_line_in_order() {
 #[test]
 fn an_unreadable_line_is_reported_with_its_number_and_the_run_goes_on() {
     let dir = TempDir::new("replay-unreadable");
-    std::fs::write(dir.0.join("palisade.toml"), MENTIONS).unwrap();
+    std::fs::write(dir.0.join("palisade.toml"), established(MENTIONS)).unwrap();
     let good = |n| {
         envelope(
             T0 + n,
@@ -442,7 +443,7 @@ fn compare_lists_the_changed_activities_under_the_deciding_module() {
     );
     std::fs::write(
         dir.0.join("other.toml"),
-        MENTIONS.replace("new_actor_max_mentions = 4", "new_actor_max_mentions = 1"),
+        established(&MENTIONS.replace("new_actor_max_mentions = 4", "new_actor_max_mentions = 1")),
     )
     .unwrap();
     let looper = "https://loop.example/users/bot";
@@ -656,7 +657,7 @@ async fn serve(dir: &Path, record: &str) -> Serve {
          [state]\nurl = \"memory\"\n[decision_log]\noutput = \"live.jsonl\"\n[record]\n{record}\n"
     );
     let path = dir.join("palisade.toml");
-    std::fs::write(&path, config).unwrap();
+    std::fs::write(&path, established(&config)).unwrap();
     let upstream = upstream().await;
     Serve::start(&path, &["--upstream", &upstream])
 }

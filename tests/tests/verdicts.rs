@@ -464,16 +464,24 @@ fn count(actions: &[Action], action: Action) -> usize {
 }
 
 #[test]
-fn the_default_modules_stop_an_adapted_wave_from_its_third_post() {
+fn the_default_modules_stop_an_adapted_wave_from_its_third_post_and_reject_it_from_the_fifth() {
     let p = settled("local_hosts = [\"mastodon.example\"]\n");
     let decisions: Vec<palisade::Decision> = adapted_wave().iter().map(|w| judge(&p, w)).collect();
     let actions: Vec<Action> = decisions.iter().map(|d| d.action).collect();
     // first-contact's 3 points alone let the first two through...
     assert_eq!(actions[..2], [Action::Accept; 2], "{:?}", decisions[0]);
     // ...then the invite site, whatever the code, adds 4: quarantined;
-    assert_eq!(actions[2..7], [Action::Quarantine; 5], "{:?}", decisions[2]);
-    // ...and from the eighth account on it rejects.
-    assert_eq!(count(&actions[7..], Action::Reject), 23, "{actions:?}");
+    assert_eq!(actions[2..4], [Action::Quarantine; 2], "{:?}", decisions[2]);
+    // ...and from the fifth account on, five first contacts within the
+    // hour are a surge on this quiet server (3 more): rejected.
+    assert_eq!(count(&actions[4..], Action::Reject), 26, "{actions:?}");
+    assert!(
+        decisions[4].reasons.iter().any(|r| r
+            .starts_with("newcomer-burst: links to discord.gg from 5 distinct new actors")
+            && r.contains("5 distinct new actors server-wide")),
+        "{:?}",
+        decisions[4].reasons
+    );
     assert!(
         decisions[7].reasons.iter().any(
             |r| r.starts_with("newcomer-burst: links to discord.gg from 8 distinct new actors")
@@ -498,6 +506,23 @@ fn a_busy_thread_among_known_actors_is_accepted() {
     let locals: Vec<String> = (0..6)
         .map(|i| format!("https://mastodon.example/users/u{i}"))
         .collect();
+    // The friends have posted here for days: an Accept teaches a follow
+    // only from an actor seen a day before (a fresh account's is a claim).
+    let days_ago = palisade::pipeline::Envelope {
+        received_at: palisade::runtime::unix_ms() - 3 * 86_400_000,
+        ..palisade::pipeline::Envelope::inbound_now()
+    };
+    for friend in &friends {
+        let hello = post(
+            friend,
+            &format!("{friend}/notes/hello"),
+            &[],
+            None,
+            "hello",
+            None,
+        );
+        p.policies().judge(&hello, &days_ago);
+    }
     for (i, friend) in friends.iter().enumerate() {
         let accept = serde_json::json!({
             "type": "Accept", "id": format!("{friend}/accepts/1"), "actor": friend,
@@ -544,7 +569,10 @@ fn a_busy_thread_among_known_actors_is_accepted() {
 /// held rather than let through.
 #[test]
 fn learning_on_install_day_no_busy_thread_is_rejected() {
-    let p = palisade("local_hosts = [\"mastodon.example\"]\n", &root());
+    let p = palisade(
+        "local_hosts = [\"mastodon.example\"]\n[learning]\nhours = 72\n",
+        &root(),
+    );
     let people: Vec<String> = (0..6)
         .map(|i| format!("https://friends.example/users/f{i}"))
         .chain((0..6).map(|i| format!("https://mastodon.example/users/u{i}")))

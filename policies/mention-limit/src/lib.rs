@@ -362,7 +362,12 @@ mod tests {
         let bo = "https://friends.example/users/bo";
         host.saw_actor_at(bo, host.now() - 2 * 86_400_000);
         let other = host.parse(&note(12, bo)).unwrap();
-        assert!(host.judge(&policy, &other).reason().unwrap().ends_with("exceed the limit of 10"));
+        assert!(
+            host.judge(&policy, &other)
+                .reason()
+                .unwrap()
+                .ends_with("exceed the limit of 10")
+        );
     }
 
     #[test]

@@ -251,7 +251,9 @@ impl Policy for NewcomerBurst {
         }
         let server_baseline_days = s.server_baseline_days.unwrap_or(7);
         if server_baseline_days > 49_000 {
-            return Err("invalid configuration: `server_baseline_days` is at most 49000".to_owned());
+            return Err(
+                "invalid configuration: `server_baseline_days` is at most 49000".to_owned(),
+            );
         }
         Ok(NewcomerBurst {
             server_baseline_days,

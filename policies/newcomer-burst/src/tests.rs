@@ -533,5 +533,9 @@ fn a_busy_servers_usual_rate_of_first_contacts_is_not_a_surge_four_times_it_is()
     // teach it).
     let verdicts = hour(40, &host);
     let first = verdicts.iter().position(surge).expect("a surge is scored");
-    assert!((20..33).contains(&first), "first scored at {first}: {:?}", verdicts[first]);
+    assert!(
+        (20..33).contains(&first),
+        "first scored at {first}: {:?}",
+        verdicts[first]
+    );
 }
