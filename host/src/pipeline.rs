@@ -17,9 +17,6 @@ use crate::runtime::{Activity, Context, Direction, Relations, Thread};
 /// apart from every module's namespace (module names cannot contain NUL).
 const ACTOR_KEY: &str = "actor\0";
 const HOST_KEY: &str = "host\0";
-/// How long an actor must have been seen before an `Accept` it sends
-/// teaches a follow.
-const ESTABLISHED_MS: u64 = 24 * 3_600_000;
 /// When the state first counted anything: the start of the learning period.
 const LEARNING_KEY: &str = "palisade\0learning";
 
@@ -135,7 +132,10 @@ impl PolicySet {
         // Only what was let through teaches: a rejected post's mentions
         // are not people in a conversation.
         if envelope.record && decision.action == Action::Accept {
-            store.learn(self.believable(lessons, &cx));
+            store.learn(lessons);
+            if let Some(actor) = &activity.actor {
+                store.active(actor);
+            }
         }
         decision.notes = notes;
         decision.actor = activity.actor;
@@ -191,34 +191,10 @@ impl PolicySet {
                     sdk::Thread::Local => Thread::Local,
                 },
                 thread_mentions: relations.thread_mentions,
+                active_days: relations.active_days,
             },
             learning: self.learning(envelope),
         }
-    }
-
-    /// The lessons worth believing. An `Accept{Follow}` is a claim the
-    /// host cannot check (the server knows which follows are pending;
-    /// Palisade does not): a fresh account could send one per local user
-    /// it means to mention, and be no stranger to them. A follow is learnt
-    /// from an `Accept` only when the accepting actor was first seen at
-    /// least [`ESTABLISHED_MS`] before, so a wave would have to prepare
-    /// its accounts a day ahead, naming each user it targets; a local
-    /// user's own outbound `Follow` is believed as it is.
-    fn believable(
-        &self,
-        lessons: Vec<sdk::relations::Lesson>,
-        cx: &Context,
-    ) -> Vec<sdk::relations::Lesson> {
-        let established = cx
-            .actor_first_seen
-            .is_some_and(|t| cx.received_at.saturating_sub(t) >= ESTABLISHED_MS);
-        lessons
-            .into_iter()
-            .filter(|lesson| match lesson {
-                sdk::relations::Lesson::Follow { .. } => cx.actor_local || established,
-                sdk::relations::Lesson::Post { .. } => true,
-            })
-            .collect()
     }
 
     /// Whether `envelope` arrives within the learning period: the first

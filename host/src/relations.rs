@@ -22,9 +22,14 @@ const FOREVER: u32 = u32::MAX;
 /// follows under `state.max_keys`.
 const POST_TTL_SECONDS: u32 = 7 * 24 * 3600;
 
-/// The follower set of `actor`.
+/// The follower set of `actor`: follows imported or seen going out.
 fn followers_key(actor: &str) -> String {
     format!("follows\0{actor}")
+}
+
+/// The follows `actor` claimed with an `Accept`.
+fn claims_key(actor: &str) -> String {
+    format!("accepts\0{actor}")
 }
 
 /// The follower set of an actor imported by handle (`alice@host`), when
@@ -36,6 +41,12 @@ fn handle_key(handle: &str) -> String {
 fn post_key(id: &str) -> String {
     format!("post\0{id}")
 }
+
+fn days_key(actor: &str) -> String {
+    format!("days\0{actor}")
+}
+
+const DAYS_WINDOW: u32 = palisade_sdk::relations::ACTIVE_DAYS_WINDOW * 86_400;
 
 /// The handle an actor URI spells for the servers that put the user's name
 /// in it: `https://h.example/users/alice` and `https://h.example/@alice`
@@ -76,10 +87,20 @@ impl Relations<'_> {
     pub fn learn(&self, lessons: Vec<Lesson>) {
         for lesson in lessons {
             let result = match &lesson {
-                Lesson::Follow { follower, actor } => self
-                    .state
-                    .distinct_add(NS, &followers_key(actor), follower, FOREVER, self.now)
-                    .map(drop),
+                Lesson::Follow {
+                    follower,
+                    actor,
+                    claimed,
+                } => {
+                    let key = if *claimed {
+                        claims_key(actor)
+                    } else {
+                        followers_key(actor)
+                    };
+                    self.state
+                        .distinct_add(NS, &key, follower, FOREVER, self.now)
+                        .map(drop)
+                }
                 Lesson::Post { id, participants } => {
                     let value = serde_json::to_vec(participants).expect("strings serialise");
                     self.state
@@ -89,6 +110,17 @@ impl Relations<'_> {
             if let Err(e) = result {
                 tracing::warn!(error = %e, "could not record a relation");
             }
+        }
+    }
+
+    /// Record that `actor` was let through today.
+    pub fn active(&self, actor: &str) {
+        let day = palisade_sdk::relations::day_of(self.now).to_string();
+        if let Err(e) = self
+            .state
+            .distinct_add(NS, &days_key(actor), &day, DAYS_WINDOW, self.now)
+        {
+            tracing::warn!(error = %e, "could not record an actor's active day");
         }
     }
 
@@ -105,14 +137,18 @@ impl Relations<'_> {
             .map(drop)
     }
 
-    fn keys(actor: &str) -> impl Iterator<Item = String> {
-        std::iter::once(followers_key(actor)).chain(handle_of(actor).map(|h| handle_key(&h)))
+    /// The sets that say who follows `actor`: imported and outbound
+    /// follows (by URI and by handle), and its claims when `claims`.
+    fn keys(actor: &str, claims: bool) -> impl Iterator<Item = String> {
+        std::iter::once(followers_key(actor))
+            .chain(handle_of(actor).map(|h| handle_key(&h)))
+            .chain(claims.then(|| claims_key(actor)))
     }
 }
 
 impl Known for Relations<'_> {
-    fn followers(&self, actor: &str) -> u32 {
-        let total: u64 = Self::keys(actor)
+    fn followers(&self, actor: &str, claims: bool) -> u32 {
+        let total: u64 = Self::keys(actor, claims)
             .map(|key| {
                 let n = self.state.distinct_count(NS, &key, FOREVER, self.now);
                 self.warn("followers", n, 0)
@@ -121,13 +157,20 @@ impl Known for Relations<'_> {
         u32::try_from(total).unwrap_or(u32::MAX)
     }
 
-    fn follows(&self, follower: &str, actor: &str) -> bool {
-        Self::keys(actor).any(|key| {
+    fn follows(&self, follower: &str, actor: &str, claims: bool) -> bool {
+        Self::keys(actor, claims).any(|key| {
             let has = self
                 .state
                 .distinct_has(NS, &key, follower, FOREVER, self.now);
             self.warn("follows", has, false)
         })
+    }
+
+    fn active_days(&self, actor: &str) -> u32 {
+        let n = self
+            .state
+            .distinct_count(NS, &days_key(actor), DAYS_WINDOW, self.now);
+        u32::try_from(self.warn("active days", n, 0)).unwrap_or(u32::MAX)
     }
 
     fn post(&self, id: &str) -> Option<Vec<String>> {

@@ -35,14 +35,23 @@ pub fn recent(first_seen: Option<u64>, cx: &Context, hours: u64) -> Option<u64> 
     (age < hours.saturating_mul(HOUR_MS)).then_some(age)
 }
 
+/// On fewer distinct days than this (of the last 30) an actor has been let
+/// through, and it is still new, however long ago it was first seen.
+pub use crate::relations::ESTABLISHED_DAYS;
+
 /// Whether the actor is new to this server: not one of its own users,
-/// first seen less than `hours` ago, and followed by no local user (a
-/// follow, seen or imported, says someone here knows it, however recently
-/// the host started counting).
+/// followed by no local user (a follow, seen or imported, says someone here
+/// knows it, however recently the host started counting), and either first
+/// seen less than `hours` ago or let through on fewer than
+/// [`ESTABLISHED_DAYS`] days: an account that liked one post a week ago and
+/// then mentions ten people has not been here a week in any sense that
+/// matters. (During the host's learning period every actor is new in
+/// this sense.)
 pub fn is_new_actor(cx: &Context, hours: u64) -> bool {
     !cx.actor_local
         && cx.relations.local_followers == 0
-        && recent(cx.actor_first_seen, cx, hours).is_some()
+        && (recent(cx.actor_first_seen, cx, hours).is_some()
+            || cx.relations.active_days < ESTABLISHED_DAYS)
 }
 
 /// How many of the local users `activity` mentions have no tie to its
@@ -153,13 +162,17 @@ mod tests {
     }
 
     #[test]
-    fn an_actor_seen_long_ago_or_a_local_one_is_not_new() {
+    fn an_actor_seen_long_ago_and_active_here_or_a_local_one_is_not_new() {
         let host = TestHost::new().local_hosts(["home.example"]);
         let a = host
             .parse(&post(None, &["https://home.example/users/alice"]))
             .unwrap();
         assert!(is_new_actor(&host.context_for(&a), 24));
         host.advance(std::time::Duration::from_secs(25 * 3600));
+        // Seen a day ago, but active here on one day only: still new.
+        host.active_on(ACTOR, 1);
+        assert!(is_new_actor(&host.context_for(&a), 24));
+        host.active_on(ACTOR, 3);
         assert!(!is_new_actor(&host.context_for(&a), 24));
         let mut cx = host.context_for(&a);
         cx.actor_first_seen = Some(cx.received_at);

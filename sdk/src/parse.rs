@@ -385,6 +385,15 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
                 .filter_map(|o| o.name.as_deref())
                 .collect();
             append(&options.join("\n"));
+            // An image's description is shown with it: a lure written
+            // only there is read like one written in the post.
+            let described: Vec<&str> = subject
+                .attachment
+                .iter()
+                .take(MAX_ITEMS)
+                .filter_map(|a| a.name.as_deref())
+                .collect();
+            append(&described.join("\n"));
             text
         },
         summary: subject

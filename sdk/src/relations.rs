@@ -22,19 +22,44 @@ pub const MAX_PARTICIPANTS: usize = 32;
 
 /// What the host knows, asked by [`relations`].
 pub trait Known {
-    /// How many local users follow `actor`.
-    fn followers(&self, actor: &str) -> u32;
-    /// Whether the local user `follower` follows `actor`.
-    fn follows(&self, follower: &str, actor: &str) -> bool;
+    /// How many local users follow `actor`: follows imported or seen
+    /// going out, and follows `actor` claimed when `claims` is true.
+    fn followers(&self, actor: &str, claims: bool) -> u32;
+    /// Whether the local user `follower` follows `actor` (claims counted
+    /// when `claims`).
+    fn follows(&self, follower: &str, actor: &str, claims: bool) -> bool;
     /// The participants of the post `id`, if it was seen.
     fn post(&self, id: &str) -> Option<Vec<String>>;
+    /// On how many distinct days of the last [`ACTIVE_DAYS_WINDOW`] an
+    /// activity of `actor` was let through.
+    fn active_days(&self, actor: &str) -> u32;
+}
+
+/// On how many distinct days an actor must have been let through before
+/// follows it claims (its `Accept`s) count.
+pub const ESTABLISHED_DAYS: u32 = 3;
+
+/// How far back [`Known::active_days`] counts, in days.
+pub const ACTIVE_DAYS_WINDOW: u32 = 30;
+
+/// The day (UTC) `ms` falls on, as [`Known::active_days`] counts days.
+pub fn day_of(ms: u64) -> u64 {
+    ms / 86_400_000
 }
 
 /// Something the host learns from an activity it let through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lesson {
-    /// The local user `follower` follows `actor`.
-    Follow { follower: String, actor: String },
+    /// The local user `follower` follows `actor`. `claimed` when only the
+    /// remote side says so (an `Accept`, which Palisade cannot check
+    /// against the server's pending follows): a claim counts once the
+    /// actor is established here (active on [`ESTABLISHED_DAYS`] days), so
+    /// a fresh account cannot make itself known with one.
+    Follow {
+        follower: String,
+        actor: String,
+        claimed: bool,
+    },
     /// The post `id` was seen, with these participants (author first).
     Post {
         id: String,
@@ -64,14 +89,17 @@ pub fn relations(activity: &Activity, local_hosts: &[String], known: &impl Known
             known_mentions: 0,
             thread: thread_of(activity, local_hosts, known).0,
             thread_mentions: 0,
+            active_days: 0,
         };
     };
+    let active_days = known.active_days(actor);
+    let claims = active_days >= ESTABLISHED_DAYS;
     let known_mentions = activity
         .mentions
         .iter()
         .filter(|m| m.local)
         .take(MAX_PARTICIPANTS)
-        .filter(|m| known.follows(&m.href, actor))
+        .filter(|m| known.follows(&m.href, actor, claims))
         .count() as u32;
     let (thread, participants) = thread_of(activity, local_hosts, known);
     let thread_mentions = activity
@@ -80,10 +108,11 @@ pub fn relations(activity: &Activity, local_hosts: &[String], known: &impl Known
         .filter(|m| participants.iter().any(|p| p == &m.href))
         .count() as u32;
     Relations {
-        local_followers: known.followers(actor),
+        local_followers: known.followers(actor, claims),
         known_mentions,
         thread,
         thread_mentions,
+        active_days,
     }
 }
 
@@ -128,6 +157,7 @@ pub fn lessons(
                 Some(follower) if is_local(follower, local_hosts) => vec![Lesson::Follow {
                     follower: follower.to_owned(),
                     actor: actor.to_owned(),
+                    claimed: true,
                 }],
                 _ => Vec::new(),
             }
@@ -138,6 +168,7 @@ pub fn lessons(
             Some(target) if !is_local(target, local_hosts) => vec![Lesson::Follow {
                 follower: actor.to_owned(),
                 actor: target.clone(),
+                claimed: false,
             }],
             _ => Vec::new(),
         },
@@ -184,7 +215,8 @@ mod tests {
             lessons_of(accept, Direction::Inbound),
             [Lesson::Follow {
                 follower: "https://home.example/users/alice".into(),
-                actor: "https://r.example/users/rita".into()
+                actor: "https://r.example/users/rita".into(),
+                claimed: true,
             }]
         );
         let remote = accept.replace("home.example/users/alice", "x.example/users/sam");

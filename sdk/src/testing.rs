@@ -38,24 +38,36 @@ pub struct HostState {
     /// What the module being judged declared in `describe`.
     declared: Vec<String>,
     module: String,
-    /// Who follows whom (follower, actor), and the posts seen, for
-    /// [`Context::relations`].
-    follows: Vec<(String, String)>,
+    /// Who follows whom (follower, actor, claimed by an `Accept`), and the
+    /// posts seen, for [`Context::relations`].
+    follows: Vec<(String, String, bool)>,
     posts: HashMap<String, Vec<String>>,
+    /// The days each actor was active on, for `relations.active_days`.
+    active: HashMap<String, std::collections::BTreeSet<u64>>,
     learning: bool,
 }
 
 impl crate::relations::Known for HostState {
-    fn followers(&self, actor: &str) -> u32 {
-        self.follows.iter().filter(|(_, a)| a == actor).count() as u32
-    }
-    fn follows(&self, follower: &str, actor: &str) -> bool {
+    fn followers(&self, actor: &str, claims: bool) -> u32 {
         self.follows
             .iter()
-            .any(|(f, a)| f == follower && a == actor)
+            .filter(|(_, a, claimed)| a == actor && (claims || !claimed))
+            .count() as u32
+    }
+    fn follows(&self, follower: &str, actor: &str, claims: bool) -> bool {
+        self.follows
+            .iter()
+            .any(|(f, a, claimed)| f == follower && a == actor && (claims || !claimed))
     }
     fn post(&self, id: &str) -> Option<Vec<String>> {
         self.posts.get(id).cloned()
+    }
+    fn active_days(&self, actor: &str) -> u32 {
+        let today = crate::relations::day_of(self.now);
+        let since = today.saturating_sub(u64::from(crate::relations::ACTIVE_DAYS_WINDOW) - 1);
+        self.active
+            .get(actor)
+            .map_or(0, |days| days.range(since..=today).count() as u32)
     }
 }
 
@@ -105,6 +117,7 @@ impl TestHost {
                 module: String::new(),
                 follows: Vec::new(),
                 posts: HashMap::new(),
+                active: HashMap::new(),
                 learning: false,
             })),
         }
@@ -153,9 +166,22 @@ impl TestHost {
     /// Pretend the host learnt that the local user `follower` (an actor
     /// URI) follows `actor`: [`Context::relations`] counts it.
     pub fn follows(&self, follower: &str, actor: &str) {
+        self.follow(follower, actor, false);
+    }
+
+    /// Pretend the host saw `actor` accept the local user `follower`'s
+    /// follow: a claim, counted once the actor is established (active on
+    /// [`crate::relations::ESTABLISHED_DAYS`] days; see
+    /// [`TestHost::active_on`]).
+    pub fn accepted(&self, actor: &str, follower: &str) {
+        self.follow(follower, actor, true);
+    }
+
+    fn follow(&self, follower: &str, actor: &str, claimed: bool) {
         let mut inner = self.inner.borrow_mut();
-        if !crate::relations::Known::follows(&*inner, follower, actor) {
-            inner.follows.push((follower.to_owned(), actor.to_owned()));
+        let entry = (follower.to_owned(), actor.to_owned(), claimed);
+        if !inner.follows.contains(&entry) {
+            inner.follows.push(entry);
         }
     }
 
@@ -164,16 +190,35 @@ impl TestHost {
     /// follows from an `Accept{Follow}`, which needs the embedded follow's
     /// actor: say those with [`TestHost::follows`].)
     pub fn learn(&self, activity: &Activity) {
+        if let Some(actor) = &activity.actor {
+            let mut inner = self.inner.borrow_mut();
+            let today = crate::relations::day_of(inner.now);
+            inner.active.entry(actor.clone()).or_default().insert(today);
+        }
         let local = self.inner.borrow().local_hosts.clone();
         for lesson in crate::relations::lessons(activity, None, Direction::Inbound, &local) {
             match lesson {
-                crate::relations::Lesson::Follow { follower, actor } => {
-                    self.follows(&follower, &actor)
-                }
+                crate::relations::Lesson::Follow {
+                    follower,
+                    actor,
+                    claimed,
+                } => self.follow(&follower, &actor, claimed),
                 crate::relations::Lesson::Post { id, participants } => {
                     self.inner.borrow_mut().posts.insert(id, participants);
                 }
             }
+        }
+    }
+
+    /// Pretend the host let an activity of `actor` through on each of
+    /// `days` distinct days up to today: `relations.active_days` counts
+    /// them (those within the last 30).
+    pub fn active_on(&self, actor: &str, days: u32) {
+        let mut inner = self.inner.borrow_mut();
+        let today = crate::relations::day_of(inner.now);
+        let set = inner.active.entry(actor.to_owned()).or_default();
+        for d in 0..u64::from(days) {
+            set.insert(today.saturating_sub(d));
         }
     }
 

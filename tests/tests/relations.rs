@@ -73,9 +73,14 @@ fn an_accepted_follow_makes_the_actor_known_to_that_user_only() {
         seen(&before)
     );
 
-    // Rita has been seen for a day when she accepts Alice's follow.
-    let day = T0 + 25 * HOUR_MS;
-    at(&p, &accept(RITA, ALICE), day, true);
+    // Rita has posted here on three days when she accepts Alice's follow.
+    for d in 1..3 {
+        let id = format!("https://remote.example/n/1{d}");
+        at(&p, &post(RITA, &id, None, &[]), T0 + d * 24 * HOUR_MS, true);
+    }
+    let day = T0 + 3 * 24 * HOUR_MS;
+    let d = at(&p, &accept(RITA, ALICE), day, true);
+    assert!(seen(&d).contains("active_days=3"), "{}", seen(&d));
     let after = at(
         &p,
         &post(RITA, "https://remote.example/n/2", None, &[ALICE, BOB]),
@@ -90,12 +95,30 @@ fn an_accepted_follow_makes_the_actor_known_to_that_user_only() {
 }
 
 #[test]
-fn a_fresh_account_cannot_make_itself_known_with_an_accept() {
+fn an_account_with_little_history_cannot_make_itself_known_with_an_accept() {
     let p = palisade(&config(""), &root());
     let bot = "https://open.example/users/fresh";
     // Its first activity, and an hour later: neither teaches a follow.
     at(&p, &accept(bot, ALICE), T0, true);
     at(&p, &accept(bot, BOB), T0 + HOUR_MS, true);
+    // Nor does one a week later from an account that only liked a post.
+    let aged = "https://open.example/users/aged";
+    at(
+        &p,
+        &json!({"type": "Like", "actor": aged, "object": format!("{ALICE}/statuses/1")}),
+        T0,
+        true,
+    );
+    let week = T0 + 8 * 24 * HOUR_MS;
+    at(&p, &accept(aged, ALICE), week, true);
+    let d = at(
+        &p,
+        &post(aged, "https://open.example/n/2", None, &[ALICE]),
+        week + 1,
+        true,
+    );
+    assert!(seen(&d).starts_with("followers=0 known=0"), "{}", seen(&d));
+    assert!(seen(&d).contains("active_days=2"), "{}", seen(&d));
     let d = at(
         &p,
         &post(bot, "https://open.example/n/1", None, &[ALICE, BOB]),

@@ -8,10 +8,15 @@
 //! `score_from` actors on it adds points; from `threshold` on it acts
 //! (rejects, by default) on every further copy.
 //!
-//! Only new actors count, and only new actors are judged: an actor first
-//! seen less than `new_actor_hours` (a week) ago and followed by no local user
-//! (`palisade_sdk::newcomer::is_new_actor`). Established accounts quoting a
-//! popular text do not add up, and cost no state calls. One actor
+//! Only first contacts count, and only they are judged: a new actor (first
+//! seen less than `new_actor_hours`, a week, ago, or let through on fewer
+//! than 3 days, and followed by no local user:
+//! `palisade_sdk::newcomer::is_new_actor`) mentioning local users with no
+//! tie to it. Established accounts quoting a popular text do not add up,
+//! and cost no state calls; copies that mention no one here reach no one
+//! here and are not counted, so a sender who saw a newcomer's text first
+//! cannot get the newcomer's own post stopped by posting it from fresh
+//! accounts without mentions. One actor
 //! repeating itself counts once; that is a job for a rate limit.
 //!
 //! The first copies get through: nothing distinguishes them yet. How often
@@ -49,7 +54,7 @@
 //! | `score_from` | 3 | from this many distinct new actors (below `threshold`) add `score_points` (0: never) |
 //! | `score_points` | 4.0 | points added from `score_from` actors on |
 
-use palisade_sdk::newcomer::{is_new_actor, window_text};
+use palisade_sdk::newcomer::{first_contact, window_text};
 use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config, similar, state, text};
 use serde::Deserialize;
 
@@ -149,7 +154,13 @@ impl Policy for DuplicateBurst {
     }
 
     fn judge(&self, activity: &Activity, cx: &Context) -> Verdict {
-        if !self.kinds.contains(&activity.kind) || !is_new_actor(cx, self.new_actor_hours) {
+        // Only first contacts count and are judged: copies that mention no
+        // one here reach no one here, and counting them would let a sender
+        // who saw a newcomer's text first get the newcomer's own post
+        // stopped.
+        if !self.kinds.contains(&activity.kind)
+            || first_contact(activity, cx, self.new_actor_hours).is_none()
+        {
             return Verdict::pass();
         }
         let Some(actor) = activity.actor.as_deref() else {
@@ -208,10 +219,13 @@ mod tests {
 
     const SPAM: &str = "Join the real free speech server today, no moderation and no limits";
 
+    /// A post by `actor` mentioning a local user (only posts reaching
+    /// people here are judged).
     fn post(kind: &str, actor: &str, content: &str) -> String {
         format!(
             r#"{{"type":"{kind}","actor":"{actor}",
-               "object":{{"type":"Note","content":"{content}"}}}}"#
+               "object":{{"type":"Note","content":"{content}",
+               "tag":[{{"type":"Mention","href":"https://home.example/users/u0"}}]}}}}"#
         )
     }
 
@@ -258,7 +272,7 @@ mod tests {
 
     #[test]
     fn an_adapted_wave_from_thirty_fresh_accounts_is_stopped_from_the_fifth() {
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let policy = host.configure::<DuplicateBurst>("{}").unwrap();
         let verdicts: Vec<Verdict> = (0..30)
             .map(|i| {
@@ -289,7 +303,7 @@ mod tests {
 
     #[test]
     fn one_actor_repeating_itself_passes() {
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let policy = host.configure::<DuplicateBurst>("{}").unwrap();
         for i in 0..10 {
             let a = host.parse(&post("Create", &actor(0), &variant(i))).unwrap();
@@ -299,13 +313,15 @@ mod tests {
 
     #[test]
     fn established_actors_quoting_the_same_text_do_not_add_up() {
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let policy = host.configure::<DuplicateBurst>("{}").unwrap();
         for i in 0..20 {
             host.saw_actor_at(&actor(i), host.now());
         }
         host.advance(Duration::from_secs(8 * 24 * 3600));
         for i in 0..20 {
+            // Active here on five days: established, not just seen once.
+            host.active_on(&actor(i), 5);
             let a = host.parse(&post("Create", &actor(i), &variant(i))).unwrap();
             assert!(host.judge(&policy, &a).is_pass(), "established actor {i}");
         }
@@ -331,11 +347,12 @@ mod tests {
 
     #[test]
     fn an_established_victim_is_not_stopped_by_new_accounts_posting_its_text() {
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let policy = host.configure::<DuplicateBurst>("{}").unwrap();
         let victim = "https://good.example/users/victim";
         host.saw_actor_at(victim, host.now());
         host.advance(Duration::from_secs(30 * 24 * 3600));
+        host.active_on(victim, 10);
         for i in 0..10 {
             let a = host.parse(&post("Create", &actor(i), &variant(i))).unwrap();
             host.judge(&policy, &a);
@@ -346,7 +363,7 @@ mod tests {
 
     #[test]
     fn counts_reset_once_the_window_has_passed() {
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let policy = host
             .configure::<DuplicateBurst>(r#"{"window_seconds": 600, "score_from": 0}"#)
             .unwrap();
@@ -372,7 +389,7 @@ mod tests {
 
     #[test]
     fn short_texts_are_ignored() {
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let policy = host.configure::<DuplicateBurst>("{}").unwrap();
         for i in 0..20 {
             // "thanks for the follow" is 21 characters: below the default 24.
@@ -395,7 +412,7 @@ mod tests {
             "Spotted a heron by the canal on my walk home from the station",
             "Anyone else think the new bus timetable makes no sense at all?",
         ];
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let policy = host
             .configure::<DuplicateBurst>(r#"{"threshold": 2}"#)
             .unwrap();
@@ -407,7 +424,7 @@ mod tests {
 
     #[test]
     fn only_configured_kinds_are_counted() {
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let policy = host
             .configure::<DuplicateBurst>(r#"{"threshold": 2}"#)
             .unwrap();
@@ -432,7 +449,7 @@ mod tests {
 
     #[test]
     fn action_is_configurable() {
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let policy = host
             .configure::<DuplicateBurst>(r#"{"threshold": 2, "action": "score", "points": 4.5}"#)
             .unwrap();
@@ -446,7 +463,7 @@ mod tests {
             Some("near-duplicate text from 2 distinct new actors within 60 min (threshold 2)")
         );
 
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let policy = host
             .configure::<DuplicateBurst>(r#"{"threshold": 2, "action": "quarantine"}"#)
             .unwrap();
@@ -458,7 +475,7 @@ mod tests {
 
     #[test]
     fn bad_config_names_the_problem() {
-        let host = TestHost::new();
+        let host = TestHost::new().local_hosts(["home.example"]);
         let err = host
             .configure::<DuplicateBurst>(r#"{"treshold": 3}"#)
             .err()

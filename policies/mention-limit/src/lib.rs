@@ -135,8 +135,12 @@ impl Policy for MentionLimit {
             .saturating_add(cx.relations.known_mentions) as usize;
         let count = all.saturating_sub(in_conversation);
         // An activity naming no actor gets the stricter limit.
-        let is_new = newcomer::is_new_actor(cx, self.new_actor_hours)
-            || (cx.actor_first_seen.is_none() && !cx.actor_local);
+        // New by time alone: the lower limit is for accounts first seen
+        // recently; one a local user follows is not new.
+        let is_new = !cx.actor_local
+            && cx.relations.local_followers == 0
+            && (newcomer::recent(cx.actor_first_seen, cx, self.new_actor_hours).is_some()
+                || cx.actor_first_seen.is_none());
         let (limit, who) = if is_new {
             (
                 self.new_actor_max_mentions,

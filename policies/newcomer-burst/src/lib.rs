@@ -14,6 +14,10 @@
 //!   host (bulk registration on an open server);
 //! - **actor**: one new actor mentioning many distinct local users (looping
 //!   through the server's users post after post);
+//! - **server_day**: the same over a day, for waves slow enough to stay
+//!   under the hourly surge (two first contacts an hour, all week, is a
+//!   hundred times what a small server sees in a day); scored only when
+//!   the hourly surge is not.
 //! - **server**: distinct new actors making first contact across the whole
 //!   server: a surge, whatever else differs (fully varied text, no link,
 //!   a hundred origin hosts). What a surge is depends on the server: it is
@@ -39,8 +43,10 @@
 //! Nothing is counted, and no state call is made, unless the activity is a
 //! first contact: established actors, actors a local user follows, replies
 //! mentioning only people already in the thread, and posts mentioning no
-//! local user pass at no cost. A first contact costs at most 9 state calls
-//! (2 link sites, 2 media, the origin, 3 mentioned users, the server).
+//! local user pass at no cost; a new actor's post whose every mention is
+//! excused (a reply in a thread) costs only its link sites and images. A
+//! first contact costs at most 12 state calls (2 link sites, 2 media, the
+//! origin, 3 mentioned users, 4 for the server-wide counts and baseline).
 //!
 //! **Learning period.** While the host is in its learning period every
 //! actor looks new, so every greeting is a "first contact": signals with
@@ -96,13 +102,14 @@
 //! | `origin` | 3600 | 4 | 3.0 | 0 | false |
 //! | `actor` | 86400 | 6 | 4.0 | 15 | true |
 //! | `server` | 3600 | 5 | 3.0 | 0 | false |
+//! | `server_day` | 86400 | 20 | 3.0 | 0 | false |
 
 mod signal;
 
 use palisade_sdk::finding::{Finding, combine};
 use palisade_sdk::links::{links, site_of};
 use palisade_sdk::media::media_keys;
-use palisade_sdk::newcomer::{first_contact, window_text};
+use palisade_sdk::newcomer::{first_contact, is_new_actor, window_text};
 use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config, state};
 use serde::Deserialize;
 pub use signal::{Signal, SignalConfig};
@@ -132,6 +139,7 @@ struct Settings {
     origin: SignalConfig,
     actor: SignalConfig,
     server: SignalConfig,
+    server_day: SignalConfig,
 }
 
 pub struct NewcomerBurst {
@@ -145,6 +153,7 @@ pub struct NewcomerBurst {
     origin: Signal,
     actor: Signal,
     server: Signal,
+    server_day: Signal,
 }
 
 const SCHEMA: &str = r##"{
@@ -174,7 +183,8 @@ const SCHEMA: &str = r##"{
     "media": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 3, "points": 4.0, "reject_at": 8, "in_learning": true}},
     "origin": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 4, "points": 3.0, "reject_at": 0, "in_learning": false}},
     "actor": {"$ref": "#/$defs/signal", "default": {"window_seconds": 86400, "score_at": 6, "points": 4.0, "reject_at": 15, "in_learning": true}},
-    "server": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 5, "points": 3.0, "reject_at": 0, "in_learning": false}}
+    "server": {"$ref": "#/$defs/signal", "default": {"window_seconds": 3600, "score_at": 5, "points": 3.0, "reject_at": 0, "in_learning": false}},
+    "server_day": {"$ref": "#/$defs/signal", "default": {"window_seconds": 86400, "score_at": 20, "points": 3.0, "reject_at": 0, "in_learning": false}}
   }
 }"##;
 
@@ -276,6 +286,9 @@ impl Policy for NewcomerBurst {
             server: s
                 .server
                 .over("server", Signal::new(3600, 5, 3.0, 0, false))?,
+            server_day: s
+                .server_day
+                .over("server_day", Signal::new(86_400, 20, 3.0, 0, false))?,
         })
     }
 
@@ -286,10 +299,16 @@ impl Policy for NewcomerBurst {
         let Some(actor) = activity.actor.as_deref() else {
             return Verdict::pass();
         };
-        if first_contact(activity, cx, self.new_actor_hours).is_none() {
+        // A new actor's post reaching people here: its link sites and
+        // images are counted even when every mention is excused (a reply
+        // "in a thread", to a post of a local user's that need not exist);
+        // the other signals only for first contacts.
+        if !is_new_actor(cx, self.new_actor_hours) || !activity.mentions.iter().any(|m| m.local) {
             return Verdict::pass();
         }
+        let contact = first_contact(activity, cx, self.new_actor_hours).is_some();
         let on = |signal: &Signal| signal.applies(cx.learning);
+        let first = |signal: &Signal| contact && on(signal);
         let mut findings: Vec<Finding> = Vec::new();
 
         if on(&self.link_site) {
@@ -309,14 +328,14 @@ impl Policy for NewcomerBurst {
                 findings.extend(self.media.finding(n, "media", what));
             }
         }
-        if on(&self.origin)
+        if first(&self.origin)
             && let Some(host) = activity.actor_host.as_deref()
         {
             let n = state::distinct_add(&format!("o:{host}"), actor, self.origin.window_seconds);
             let what = format!("{n} distinct new actors from {}", shown(host));
             findings.extend(self.origin.finding(n, "origin", what));
         }
-        if on(&self.actor) {
+        if first(&self.actor) {
             let key = format!("a:{actor}");
             let n = activity
                 .mentions
@@ -329,38 +348,62 @@ impl Policy for NewcomerBurst {
             let what = format!("this new actor mentioned {n} distinct local users");
             findings.extend(self.actor.finding(n, "looping", what));
         }
-        if on(&self.server) {
-            let n = state::distinct_add("server", actor, self.server.window_seconds);
-            let signal = self.surge(actor, n);
-            let what = format!("{n} distinct new actors server-wide");
-            findings.extend(signal.finding(n, "surge", what));
+        if first(&self.server) || first(&self.server_day) {
+            findings.extend(self.surges(actor));
         }
         combine("newcomer-burst", findings)
     }
 }
 
 impl NewcomerBurst {
-    /// The server signal with its threshold for this server: `score_at`,
-    /// or `server_baseline_factor` times the usual number of distinct new
-    /// actors making first contact in one window, when more (at most ten
-    /// times `score_at`). `n` is the window's count with `actor`. Only
-    /// ordinary traffic teaches the baseline: an actor counted during a
-    /// surge is not added to it, so a wave does not raise the bar for the
-    /// next one.
-    fn surge(&self, actor: &str, n: u64) -> Signal {
-        let mut signal = self.server.clone();
-        if self.server_baseline_days == 0 {
-            return signal;
-        }
-        let span = self.server_baseline_days.saturating_mul(86_400);
-        let known = state::distinct_count("baseline", span);
-        let usual = known as f64 * f64::from(signal.window_seconds) / f64::from(span);
-        let threshold = (self.server_baseline_factor * usual).ceil() as u64;
-        signal.score_at = threshold.clamp(signal.score_at, signal.score_at.saturating_mul(10));
-        if n < signal.score_at {
-            state::distinct_add("baseline", actor, span);
+    /// A signal's threshold on this server: its `score_at`, or
+    /// `server_baseline_factor` times the usual number of distinct new
+    /// actors making first contact in one of its windows (from the
+    /// baseline's `known` actors over `server_baseline_days`), when more;
+    /// at most `cap` times `score_at`.
+    fn on_this_server(&self, signal: &Signal, known: u64, cap: u64) -> Signal {
+        let mut signal = signal.clone();
+        if self.server_baseline_days > 0 {
+            let span = f64::from(self.server_baseline_days) * 86_400.0;
+            let usual = known as f64 * f64::from(signal.window_seconds) / span;
+            let threshold = (self.server_baseline_factor * usual).ceil() as u64;
+            signal.score_at = threshold.clamp(signal.score_at, signal.score_at.saturating_mul(cap));
         }
         signal
+    }
+
+    /// The server-wide surge `actor`'s first contact is part of: over the
+    /// hour, or, in an hour that is not one, over the day (counting only
+    /// such ordinary hours, so a wave does not make the rest of its day
+    /// look like a slow one). Only ordinary hours teach the baseline, so a
+    /// wave does not raise the bar for the next one either.
+    fn surges(&self, actor: &str) -> Option<Finding> {
+        let span = self.server_baseline_days.saturating_mul(86_400);
+        let known = if span > 0 {
+            state::distinct_count("baseline", span)
+        } else {
+            0
+        };
+        if self.server.enabled {
+            let n = state::distinct_add("server", actor, self.server.window_seconds);
+            let signal = self.on_this_server(&self.server, known, 10);
+            if n >= signal.score_at {
+                let what = format!("{n} distinct new actors server-wide");
+                return signal.finding(n, "surge", what);
+            }
+        }
+        if span > 0 {
+            state::distinct_add("baseline", actor, span);
+        }
+        if self.server_day.enabled {
+            let day = self.server_day.window_seconds;
+            let n = state::distinct_add("server-day", actor, day);
+            // A day holds 24 hours of a busy server's ordinary traffic.
+            let signal = self.on_this_server(&self.server_day, known, 60);
+            let what = format!("{n} distinct new actors server-wide, outside surges,");
+            return signal.finding(n, "slow-surge", what);
+        }
+        None
     }
 }
 

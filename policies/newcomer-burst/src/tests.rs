@@ -362,6 +362,8 @@ fn established_actors_sharing_a_popular_link_pass() {
     host.advance(Duration::from_secs(8 * 24 * 3600));
     for i in 0..20 {
         let actor = fresh(i, 20);
+        // Active here on four days of the week: established.
+        host.active_on(&actor, 4);
         let post = Post {
             actor: &actor,
             users: vec![i, i + 1],
@@ -418,7 +420,7 @@ fn ignored_sites_and_the_actors_own_site_are_not_counted() {
     let host = host();
     let policy = host
         .configure::<NewcomerBurst>(
-            r#"{"ignore_sites": ["video.example"], "server": {"enabled": false}}"#,
+            r#"{"ignore_sites": ["video.example"], "server": {"enabled": false}, "server_day": {"enabled": false}}"#,
         )
         .unwrap();
     for i in 0..10 {
@@ -538,4 +540,77 @@ fn a_busy_servers_usual_rate_of_first_contacts_is_not_a_surge_four_times_it_is()
         "first scored at {first}: {:?}",
         verdicts[first]
     );
+}
+
+#[test]
+fn an_account_seen_once_long_ago_is_still_new() {
+    let host = host();
+    let policy = host.configure::<NewcomerBurst>("{}").unwrap();
+    // Each liked one post eight days ago (one active day), then links to
+    // the same site: counted as any fresh account would be.
+    let points: Vec<f64> = (0..4)
+        .map(|i| {
+            let actor = fresh(i, 4);
+            host.saw_actor_at(&actor, host.now() - 8 * 86_400_000);
+            host.active_on(&actor, 1);
+            let post = Post {
+                actor: &actor,
+                users: vec![i],
+                text: varied(i),
+                link: Some(format!("https://lure.example/r/{i}")),
+                blurhash: None,
+            };
+            judge(&host, &policy, &post).points()
+        })
+        .collect();
+    assert_eq!(points[..2], [0.0, 0.0]);
+    assert!(points[2] >= 4.0, "{points:?}");
+}
+
+#[test]
+fn a_reply_excusing_every_mention_still_counts_its_link_site() {
+    let host = host();
+    let policy = host.configure::<NewcomerBurst>("{}").unwrap();
+    // Fresh accounts "replying" to a local user's status, mentioning only
+    // its author: no first contact, but the shared site is counted.
+    let points: Vec<f64> = (0..4)
+        .map(|i| {
+            let actor = fresh(i, 4);
+            let json = format!(
+                r#"{{"type":"Create","actor":"{actor}","object":{{"type":"Note",
+                   "content":"look https://lure.example/r/{i}","inReplyTo":"https://home.example/users/u{i}/statuses/9",
+                   "tag":[{{"type":"Mention","href":"https://home.example/users/u{i}"}}]}}}}"#
+            );
+            let a = host.parse(&json).unwrap();
+            host.judge(&policy, &a).points()
+        })
+        .collect();
+    assert_eq!(points, [0.0, 0.0, 4.0, 4.0]);
+}
+
+#[test]
+fn a_wave_slow_enough_for_every_hour_is_still_a_surge_over_the_day() {
+    let host = host();
+    let policy = host
+        .configure::<NewcomerBurst>(r#"{"link_site": {"enabled": false}}"#)
+        .unwrap();
+    // Two first contacts an hour, under the hourly surge: the 20th of the
+    // day is a slow surge on this quiet server.
+    let mut surge_at = None;
+    for i in 0..30 {
+        let actor = fresh(i, 30);
+        let post = Post {
+            actor: &actor,
+            users: vec![i],
+            text: varied(i),
+            link: None,
+            blurhash: None,
+        };
+        let v = judge(&host, &policy, &post);
+        if surge_at.is_none() && v.reason().is_some_and(|r| r.contains("outside surges")) {
+            surge_at = Some(i);
+        }
+        host.advance(Duration::from_secs(1800));
+    }
+    assert_eq!(surge_at, Some(19));
 }

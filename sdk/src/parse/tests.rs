@@ -41,7 +41,8 @@ fn create_note_with_mentions_tags_links_and_addressing() {
         a.object_id.as_deref(),
         Some("https://remote.example/notes/1")
     );
-    assert_eq!(a.text, "Hi @alice see x");
+    // The image's description is read with the text.
+    assert_eq!(a.text, "Hi @alice see x\n\nalt");
     assert_eq!(a.mentions.len(), 2, "duplicate mentions are folded");
     assert!(a.mentions[0].local);
     assert!(!a.mentions[1].local);
@@ -332,6 +333,11 @@ fn text_the_servers_show_instead_of_content_is_judged() {
         br#"{"type":"Question","content":"<p>Which?</p>","oneOf":[{"type":"Note","name":"BUY NOW"},{"type":"Note","name":"spam.example"}]}"#,
     );
     assert_eq!(p.activity.text, "Which?\n\nBUY NOW\nspam.example");
+    // So is an image's description (its alt text).
+    let p = lenient(
+        br#"{"type":"Note","content":"<p>look</p>","attachment":[{"type":"Document","url":"https://x.example/1.png","name":"JOIN spam.example TODAY"}]}"#,
+    );
+    assert_eq!(p.activity.text, "look\n\nJOIN spam.example TODAY");
     // The same text in both is judged once.
     let p =
         lenient(br#"{"type":"Note","content":"<p>hi there</p>","_misskey_content":"hi there"}"#);
