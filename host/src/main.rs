@@ -622,6 +622,16 @@ fn replay(
         replay.compare_with(path.display().to_string(), other);
     }
     if let Some(path) = decisions {
+        let same = |f: &PathBuf| {
+            let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+            canonical(f).is_some() && canonical(f) == canonical(path)
+        };
+        if files.iter().any(same) {
+            return Err(format!(
+                "--decisions {} is one of the files to replay: it would be emptied before it is read",
+                path.display()
+            ));
+        }
         let file = std::fs::File::create(path)
             .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         replay.write_decisions(Box::new(BufWriter::new(file)));

@@ -353,6 +353,22 @@ fn the_decisions_file_has_one_line_per_input_line_in_order() {
         );
     }
     assert_eq!(d[0]["action"], "reject");
+
+    // Never the input itself: it would be emptied before it is read.
+    let run = palisade(&dir.0, &["replay", "in.jsonl", "--decisions", "./in.jsonl"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("one of the files to replay"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("in.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        16
+    );
 }
 
 #[test]

@@ -193,6 +193,7 @@ impl Replay {
         let micros = started.elapsed().as_micros() as u64;
         let label = line.label.as_deref();
         if decision.error.is_some() {
+            // No module ran, here or in any variant: nothing to compare.
             self.unreadable += 1;
             if self.unreadable_lines.len() < UNREADABLE_LISTED {
                 self.unreadable_lines.push(self.line_no);
@@ -202,14 +203,12 @@ impl Replay {
             self.durations.add(micros);
             self.tally.add(decision.action, label);
             self.count_modules(&decision);
-        }
-        let variants = self
-            .compare
-            .iter_mut()
-            .chain(self.shadows.iter_mut().map(|(_, v)| v));
-        for variant in variants {
-            let other = variant.set.judge_bytes(line.body, &envelope);
-            if decision.error.is_none() {
+            let variants = self
+                .compare
+                .iter_mut()
+                .chain(self.shadows.iter_mut().map(|(_, v)| v));
+            for variant in variants {
+                let other = variant.set.judge_bytes(line.body, &envelope);
                 variant.diff.add(
                     self.line_no,
                     label,
