@@ -20,7 +20,9 @@ fn settled(config: &str) -> palisade::Palisade {
 
 #[test]
 fn every_corpus_document_is_judged_without_an_error() {
-    let p = defaults();
+    // What this asserts is that no module fails on a real payload; a
+    // deadline generous enough that a loaded machine cannot fail it.
+    let p = palisade(&format!("[limits]\ntimeout_ms = 5000\n{SETTLED}"), &root());
     let docs = corpus();
     assert!(docs.len() >= 100, "the corpus has {} documents", docs.len());
     for (name, body) in &docs {
