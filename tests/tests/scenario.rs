@@ -238,8 +238,21 @@ impl Wave {
             .filter_map(|(a, _)| a.actor_host.clone())
             .collect()
     }
+    /// The posts' own words: without the attachments' descriptions,
+    /// which Palisade reads with the text (Akkoma names an image by its
+    /// file name).
     fn texts(&self) -> BTreeSet<String> {
-        self.posts.iter().map(|(a, _)| words(&a.text)).collect()
+        self.posts
+            .iter()
+            .map(|(a, _)| {
+                let own = a
+                    .attachments
+                    .iter()
+                    .filter_map(|x| x.name.as_deref())
+                    .fold(a.text.clone(), |t, name| t.replace(name, ""));
+                words(&own)
+            })
+            .collect()
     }
     fn links(&self) -> Vec<String> {
         self.posts

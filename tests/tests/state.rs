@@ -235,11 +235,16 @@ fn long_keys_are_stored_by_digest_values_are_capped_and_lifetimes_too() {
 }
 
 /// The same text from `actors` distinct fresh actors.
+/// The same text from the `i`-th fresh account, mentioning someone (a
+/// copy that mentions no one reaches no one, and is not counted).
 fn copy(i: usize) -> String {
-    note(
+    let mut v: serde_json::Value = serde_json::from_str(&note(
         &format!("https://spam{}.example/users/bot{i}", i % 3),
         "Limited offer!!! Visit our shop for the best prices on everything today",
-    )
+    ))
+    .unwrap();
+    v["object"]["tag"] = serde_json::json!([{"type": "Mention", "href": format!("https://social.example/users/u{i}")}]);
+    v.to_string()
 }
 
 const BURST: &str = r#"

@@ -508,22 +508,19 @@ fn a_busy_thread_among_known_actors_is_accepted() {
     let locals: Vec<String> = (0..6)
         .map(|i| format!("https://mastodon.example/users/u{i}"))
         .collect();
-    // The friends have posted here for days: an Accept teaches a follow
-    // only from an actor seen a day before (a fresh account's is a claim).
-    let days_ago = palisade::pipeline::Envelope {
-        received_at: palisade::runtime::unix_ms() - 3 * 86_400_000,
-        ..palisade::pipeline::Envelope::inbound_now()
-    };
-    for friend in &friends {
-        let hello = post(
-            friend,
-            &format!("{friend}/notes/hello"),
-            &[],
-            None,
-            "hello",
-            None,
-        );
-        p.policies().judge(&hello, &days_ago);
+    // The friends have posted here on three days: a follow an Accept
+    // claims counts once its actor has that much history (a fresh
+    // account's would be a bare claim).
+    for day in 1..=3u64 {
+        let days_ago = palisade::pipeline::Envelope {
+            received_at: palisade::runtime::unix_ms() - day * 86_400_000,
+            ..palisade::pipeline::Envelope::inbound_now()
+        };
+        for friend in &friends {
+            let id = format!("{friend}/notes/hello{day}");
+            let hello = post(friend, &id, &[], None, "hello", None);
+            assert_eq!(p.policies().judge(&hello, &days_ago).action, Action::Accept);
+        }
     }
     for (i, friend) in friends.iter().enumerate() {
         let accept = serde_json::json!({

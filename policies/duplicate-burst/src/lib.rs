@@ -8,11 +8,12 @@
 //! `score_from` actors on it adds points; from `threshold` on it acts
 //! (rejects, by default) on every further copy.
 //!
-//! Only first contacts count, and only they are judged: a new actor (first
-//! seen less than `new_actor_hours`, a week, ago, or let through on fewer
-//! than 3 days, and followed by no local user:
+//! Only new actors' posts that reach someone count, and only they are
+//! judged: a new actor (first seen less than `new_actor_hours`, a week,
+//! ago, or let through on fewer than 3 days, and followed by no local user:
 //! `palisade_sdk::newcomer::is_new_actor`) mentioning local users with no
-//! tie to it. Established accounts quoting a popular text do not add up,
+//! tie to it (a first contact), or, when it mentions no local user (or
+//! `local_hosts` is not set), mentioning anyone. Established accounts quoting a popular text do not add up,
 //! and cost no state calls; copies that mention no one here reach no one
 //! here and are not counted, so a sender who saw a newcomer's text first
 //! cannot get the newcomer's own post stopped by posting it from fresh
@@ -54,7 +55,7 @@
 //! | `score_from` | 3 | from this many distinct new actors (below `threshold`) add `score_points` (0: never) |
 //! | `score_points` | 4.0 | points added from `score_from` actors on |
 
-use palisade_sdk::newcomer::{first_contact, window_text};
+use palisade_sdk::newcomer::{first_contact, is_new_actor, window_text};
 use palisade_sdk::{Activity, Context, Description, Policy, Verdict, config, similar, state, text};
 use serde::Deserialize;
 
@@ -154,13 +155,18 @@ impl Policy for DuplicateBurst {
     }
 
     fn judge(&self, activity: &Activity, cx: &Context) -> Verdict {
-        // Only first contacts count and are judged: copies that mention no
-        // one here reach no one here, and counting them would let a sender
-        // who saw a newcomer's text first get the newcomer's own post
-        // stopped.
-        if !self.kinds.contains(&activity.kind)
-            || first_contact(activity, cx, self.new_actor_hours).is_none()
-        {
+        // Only new actors' posts that reach someone count and are judged:
+        // with local users mentioned, first contacts (mentioned users with
+        // no tie to the actor); with none (or no `local_hosts` set), any
+        // mention. Copies that mention no one reach no one's notifications,
+        // and counting them would let a sender who saw a newcomer's text
+        // first get the newcomer's own post stopped.
+        let reaches = if activity.mentions.iter().any(|m| m.local) {
+            first_contact(activity, cx, self.new_actor_hours).is_some()
+        } else {
+            !activity.mentions.is_empty() && is_new_actor(cx, self.new_actor_hours)
+        };
+        if !self.kinds.contains(&activity.kind) || !reaches {
             return Verdict::pass();
         }
         let Some(actor) = activity.actor.as_deref() else {
