@@ -81,6 +81,11 @@ enum Command {
     /// activities whose final action changes; shadow modules get the same
     /// list, as if enforced. See docs/replay.md.
     ///
+    /// The state starts empty (memory, unless --state), as on a new
+    /// installation: for the first `[learning] hours` (72) of simulated
+    /// time rejections are held in quarantine. Set `[learning] hours = 0`
+    /// to judge a short recording as an established server would.
+    ///
     /// Exits 1 when a file cannot be read, or when a configured module
     /// did not load unless `policies.allow_missing` is set; an unreadable
     /// line is counted and reported, never fatal.
@@ -234,6 +239,7 @@ enum KnownCommand {
         /// whole.
         #[arg(long, value_name = "USER")]
         user: Option<String>,
+        /// Files to import: a Mastodon follows export (.csv) or a plain list.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
