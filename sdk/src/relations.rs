@@ -94,13 +94,20 @@ pub fn relations(activity: &Activity, local_hosts: &[String], known: &impl Known
     };
     let active_days = known.active_days(actor);
     let claims = active_days >= ESTABLISHED_DAYS;
-    let known_mentions = activity
-        .mentions
-        .iter()
-        .filter(|m| m.local)
-        .take(MAX_PARTICIPANTS)
-        .filter(|m| known.follows(&m.href, actor, claims))
-        .count() as u32;
+    let local_followers = known.followers(actor, claims);
+    // Nobody here follows the actor (a wave's accounts): no mention can be
+    // of a follower, and no lookup per mention is needed.
+    let known_mentions = if local_followers == 0 {
+        0
+    } else {
+        activity
+            .mentions
+            .iter()
+            .filter(|m| m.local)
+            .take(MAX_PARTICIPANTS)
+            .filter(|m| known.follows(&m.href, actor, claims))
+            .count() as u32
+    };
     let (thread, participants) = thread_of(activity, local_hosts, known);
     let thread_mentions = activity
         .mentions
@@ -108,7 +115,7 @@ pub fn relations(activity: &Activity, local_hosts: &[String], known: &impl Known
         .filter(|m| participants.iter().any(|p| p == &m.href))
         .count() as u32;
     Relations {
-        local_followers: known.followers(actor, claims),
+        local_followers,
         known_mentions,
         thread,
         thread_mentions,
