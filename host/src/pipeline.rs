@@ -73,15 +73,21 @@ impl PolicySet {
             now: envelope.received_at,
         };
         let relations = relations(&p.activity, &self.local_hosts, &store);
-        let lessons = lessons(
-            &p.activity,
-            p.object_actor.as_deref(),
-            match envelope.direction {
-                Direction::Inbound => sdk::Direction::Inbound,
-                Direction::Outbound => sdk::Direction::Outbound,
-            },
-            &self.local_hosts,
-        );
+        // What it would teach, read before the activity moves on; nothing
+        // when judging may not write.
+        let lessons = if envelope.record {
+            lessons(
+                &p.activity,
+                p.object_actor.as_deref(),
+                match envelope.direction {
+                    Direction::Inbound => sdk::Direction::Inbound,
+                    Direction::Outbound => sdk::Direction::Outbound,
+                },
+                &self.local_hosts,
+            )
+        } else {
+            Vec::new()
+        };
         let (activity, notes, mended) = (Activity::from(p.activity), p.notes, p.mended);
         let cx = self.context(&activity, envelope, relations);
         let mut combiner = Combiner::new(activity.id.clone(), self.thresholds);
@@ -204,15 +210,25 @@ impl PolicySet {
             return false;
         }
         let now = envelope.received_at;
-        let state = self.state.as_ref();
-        let start = if envelope.record {
-            state.first_seen(LEARNING_KEY, now)
-        } else {
-            state.seen_since(LEARNING_KEY).map(|t| t.unwrap_or(now))
+        let start = match self.learning_start.get() {
+            Some(start) => *start,
+            None => {
+                let state = self.state.as_ref();
+                let recorded = if envelope.record {
+                    state.first_seen(LEARNING_KEY, now).map(Some)
+                } else {
+                    state.seen_since(LEARNING_KEY)
+                };
+                match recorded {
+                    Ok(Some(start)) => *self.learning_start.get_or_init(|| start),
+                    // Not recorded yet (the judge API writes nothing): now.
+                    Ok(None) => now,
+                    // Without the store the period cannot be told: assume
+                    // it is over, so that rejections stay rejections.
+                    Err(_) => 0,
+                }
+            }
         };
-        // Without the store the period cannot be told: assume it is over,
-        // so that rejections stay rejections.
-        let start = start.unwrap_or(0);
         now.saturating_sub(start) < u64::from(self.learning_hours) * 3_600_000
     }
 }

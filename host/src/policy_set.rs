@@ -43,6 +43,9 @@ pub struct PolicySet {
     pub(crate) local_hosts: Vec<String>,
     pub(crate) state: Arc<dyn StateBackend>,
     pub(crate) learning_hours: u32,
+    /// When the learning period started, once the state has recorded it:
+    /// it never changes, so one lookup serves every later activity.
+    pub(crate) learning_start: std::sync::OnceLock<u64>,
 }
 
 impl PolicySet {
@@ -70,6 +73,7 @@ impl PolicySet {
                 .collect(),
             state: runtime.state().clone(),
             learning_hours: config.learning.hours,
+            learning_start: std::sync::OnceLock::new(),
         };
         let signatures = Signatures::from_config(config).unwrap_or_else(|error| {
             set.failures.push(LoadFailure::new("signatures", error));
