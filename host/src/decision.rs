@@ -48,6 +48,9 @@ pub struct Decision {
     /// wrong-typed properties, comments, invalid UTF-8…).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Who sent it, as verified (none when it could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<crate::senders::View>,
     /// Who sent it and what it said, as parsed for judging: for the
     /// decision log and the quarantine, so that nothing parses twice.
     #[serde(skip)]
@@ -147,6 +150,7 @@ impl Combiner {
                 trace: Vec::new(),
                 error: None,
                 notes: Vec::new(),
+                sender: None,
                 actor: None,
                 actor_host: None,
                 text: None,
@@ -320,6 +324,7 @@ impl Decision {
             trace: Vec::new(),
             error: Some(error),
             notes: Vec::new(),
+            sender: None,
             actor: None,
             actor_host: None,
             text: None,

@@ -33,6 +33,7 @@ pub mod relations;
 pub mod replay;
 pub mod runtime;
 pub mod scaffold;
+pub mod senders;
 pub mod server;
 pub mod signing;
 pub mod state;

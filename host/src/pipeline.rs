@@ -12,6 +12,7 @@ use crate::decision::{Action, Combiner, Decision, InputError, Outcome};
 use crate::policy_set::PolicySet;
 use crate::relations::Relations as Store;
 use crate::runtime::{Activity, Context, Direction, Relations, Thread};
+use crate::senders::{ActorFacts, Sender, Status};
 
 /// First-seen subjects are kept under these prefixes in the state backend,
 /// apart from every module's namespace (module names cannot contain NUL).
@@ -34,7 +35,11 @@ pub struct Envelope {
     /// it, so that anyone who can call the API cannot count a victim's
     /// text into a burst before the victim posts it. Without it, writes are
     /// skipped and counts answer as if this activity had been counted.
+    /// Writes also need a verified sender (`sender`).
     pub record: bool,
+    /// Who signed it, as the transport verified; matched with the
+    /// activity's actor once it is parsed.
+    pub sender: Sender,
 }
 
 impl Envelope {
@@ -45,6 +50,7 @@ impl Envelope {
             received_at: crate::runtime::unix_ms(),
             recipient: None,
             record: true,
+            sender: Sender::trusted(),
         }
     }
 }
@@ -68,6 +74,10 @@ impl PolicySet {
                 });
             }
         };
+        // Only a verified sender writes: one who cannot sign cannot make
+        // the host count anything, nor age an account by naming it.
+        let (sender, facts) = envelope.sender.for_actor(p.activity.actor.as_deref());
+        let record = envelope.record && sender.status == Status::Verified;
         let store = Store {
             state: self.state.as_ref(),
             now: envelope.received_at,
@@ -75,7 +85,7 @@ impl PolicySet {
         let relations = relations(&p.activity, &self.local_hosts, &store);
         // What it would teach, read before the activity moves on; nothing
         // when judging may not write.
-        let lessons = if envelope.record {
+        let lessons = if record {
             lessons(
                 &p.activity,
                 p.object_actor.as_deref(),
@@ -89,7 +99,7 @@ impl PolicySet {
             Vec::new()
         };
         let (activity, notes, mended) = (Activity::from(p.activity), p.notes, p.mended);
-        let cx = self.context(&activity, envelope, relations);
+        let cx = self.context(&activity, envelope, record, facts.as_deref(), relations);
         let mut combiner = Combiner::new(activity.id.clone(), self.thresholds);
         // Modules that asked for the raw JSON get their own copy with it.
         let mut with_raw: Option<Activity> = None;
@@ -110,7 +120,7 @@ impl PolicySet {
                 &activity
             };
             let start = Instant::now();
-            let result = module.judge(view, &cx, envelope.record);
+            let result = module.judge(view, &cx, record);
             let settings = module.settings();
             combiner.add(Outcome {
                 module: module.name(),
@@ -137,13 +147,14 @@ impl PolicySet {
         }
         // Only what was let through teaches: a rejected post's mentions
         // are not people in a conversation.
-        if envelope.record && decision.action == Action::Accept {
+        if record && decision.action == Action::Accept {
             store.learn(lessons);
             if let Some(actor) = &activity.actor {
                 store.active(actor);
             }
         }
         decision.notes = notes;
+        decision.sender = Some(sender);
         decision.actor = activity.actor;
         decision.actor_host = activity.actor_host;
         decision.text = Some(activity.text);
@@ -156,13 +167,15 @@ impl PolicySet {
         &self,
         activity: &Activity,
         envelope: &Envelope,
+        record: bool,
+        facts: Option<&ActorFacts>,
         relations: sdk::Relations,
     ) -> Context {
         let now = envelope.received_at;
         let state = self.state.as_ref();
         let first_seen = |prefix: &str, subject: &Option<String>| {
             let subject = format!("{prefix}{}", subject.as_deref()?);
-            let seen = if envelope.record {
+            let seen = if record {
                 state.first_seen(&subject, now)
             } else {
                 state.seen_since(&subject).map(|t| t.unwrap_or(now))
@@ -177,11 +190,15 @@ impl PolicySet {
                 }
             }
         };
+        let host_first_seen = first_seen(HOST_KEY, &activity.actor_host);
+        let learning = self.learning(envelope, record);
+        let actor_first_seen = first_seen(ACTOR_KEY, &activity.actor)
+            .map(|seen| account_age(seen, facts, host_first_seen, learning));
         Context {
             direction: envelope.direction,
             received_at: now,
-            actor_first_seen: first_seen(ACTOR_KEY, &activity.actor),
-            host_first_seen: first_seen(HOST_KEY, &activity.actor_host),
+            actor_first_seen,
+            host_first_seen,
             actor_local: activity
                 .actor_host
                 .as_ref()
@@ -199,13 +216,13 @@ impl PolicySet {
                 thread_mentions: relations.thread_mentions,
                 active_days: relations.active_days,
             },
-            learning: self.learning(envelope),
+            learning,
         }
     }
 
     /// Whether `envelope` arrives within the learning period: the first
     /// `learning.hours` after the state first counted anything.
-    fn learning(&self, envelope: &Envelope) -> bool {
+    fn learning(&self, envelope: &Envelope, record: bool) -> bool {
         if self.learning_hours == 0 {
             return false;
         }
@@ -214,7 +231,7 @@ impl PolicySet {
             Some(start) => *start,
             None => {
                 let state = self.state.as_ref();
-                let recorded = if envelope.record {
+                let recorded = if record {
                     state.first_seen(LEARNING_KEY, now).map(Some)
                 } else {
                     state.seen_since(LEARNING_KEY)
@@ -230,5 +247,55 @@ impl PolicySet {
             }
         };
         now.saturating_sub(start) < u64::from(self.learning_hours) * 3_600_000
+    }
+}
+
+/// An actor's age as modules are told it: when the host first saw it, or
+/// when its server says the account was made if that is earlier — but
+/// never earlier than when the host first saw that server, outside the
+/// learning period: a server's word cannot age its accounts past what the
+/// host knows of the server (one set up last week says its accounts date
+/// from 2017). During the learning period every server is new, and the
+/// server's word is all there is.
+fn account_age(
+    first_seen: u64,
+    facts: Option<&ActorFacts>,
+    host_first_seen: Option<u64>,
+    learning: bool,
+) -> u64 {
+    let Some(published) = facts.and_then(|f| f.published) else {
+        return first_seen;
+    };
+    let floor = if learning {
+        0
+    } else {
+        host_first_seen.unwrap_or(first_seen)
+    };
+    first_seen.min(published.max(floor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_servers_word_ages_its_accounts_no_further_than_the_server() {
+        let facts = |published| ActorFacts {
+            published: Some(published),
+            ..ActorFacts::default()
+        };
+        // Account made long ago on a server known for 30 days: as old as
+        // the server is known.
+        assert_eq!(account_age(1_000, Some(&facts(10)), Some(100), false), 100);
+        // Made yesterday: that is its age, whatever the host saw.
+        assert_eq!(account_age(1_000, Some(&facts(900)), Some(100), false), 900);
+        // Published after first seen (a wrong clock): first seen stands.
+        assert_eq!(
+            account_age(1_000, Some(&facts(2_000)), Some(100), false),
+            1_000
+        );
+        // During the learning period the server's word stands.
+        assert_eq!(account_age(1_000, Some(&facts(10)), Some(1_000), true), 10);
+        assert_eq!(account_age(1_000, None, Some(100), true), 1_000);
     }
 }

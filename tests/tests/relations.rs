@@ -27,6 +27,7 @@ fn at(p: &Palisade, doc: &serde_json::Value, ms: u64, record: bool) -> Decision 
         received_at: ms,
         recipient: None,
         record,
+        sender: palisade::senders::Sender::trusted(),
     };
     p.policies().judge(&doc.to_string(), &envelope)
 }

@@ -547,6 +547,7 @@ fn the_stream_replays_through_the_real_pipeline() {
             received_at: line.received_at,
             recipient: line.recipient.clone(),
             record: true,
+            sender: palisade::senders::Sender::trusted(),
         };
         let d = policies.judge(&line.activity.to_string(), &envelope);
         assert!(

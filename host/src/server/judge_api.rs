@@ -24,6 +24,7 @@ pub async fn judge(State(app): State<Arc<App>>, request: Request) -> Response {
         received_at: unix_ms(),
         recipient: None,
         record: app.config.server.judge_api_records,
+        sender: crate::senders::Sender::trusted(),
     };
     let Ok(judgement) = app.judge(body.clone(), envelope.clone()).await else {
         return error(
