@@ -59,6 +59,11 @@ pub struct Decision {
     pub actor_host: Option<String>,
     #[serde(skip)]
     pub text: Option<String>,
+    /// Set when the activity gives its object only by URI and the
+    /// transport said it would fetch it (`Envelope::fetch_objects`): not
+    /// judged yet; held unless the object comes and is judged.
+    #[serde(skip)]
+    pub object_uri: Option<String>,
 }
 
 /// The document was not an activity.
@@ -154,6 +159,7 @@ impl Combiner {
                 actor: None,
                 actor_host: None,
                 text: None,
+                object_uri: None,
             },
             hard: None,
             quarantined: false,
@@ -328,6 +334,30 @@ impl Decision {
             actor: None,
             actor_host: None,
             text: None,
+            object_uri: None,
+        }
+    }
+
+    /// An activity whose object must be fetched before it can be judged:
+    /// held until then.
+    pub fn object_pending(id: Option<String>, uri: String, actor: Option<String>) -> Decision {
+        Decision {
+            id,
+            action: Action::Quarantine,
+            score: 0.0,
+            reasons: vec![format!(
+                "palisade: the object is sent only by its URI ({uri}) and could not be \
+                 fetched to be judged"
+            )],
+            rewrites: Vec::new(),
+            trace: Vec::new(),
+            error: None,
+            notes: Vec::new(),
+            sender: None,
+            actor,
+            actor_host: None,
+            text: None,
+            object_uri: Some(uri),
         }
     }
 }

@@ -40,6 +40,10 @@ pub struct Envelope {
     /// Who signed it, as the transport verified; matched with the
     /// activity's actor once it is parsed.
     pub sender: Sender,
+    /// The transport will fetch a `Create`'s or `Update`'s object sent only
+    /// by its URI (`[fetch] objects`): such an activity is not judged (nor
+    /// counted) as it is, but comes back as [`Decision::object_uri`].
+    pub fetch_objects: bool,
 }
 
 impl Envelope {
@@ -51,6 +55,7 @@ impl Envelope {
             recipient: None,
             record: true,
             sender: Sender::trusted(),
+            fetch_objects: false,
         }
     }
 }
@@ -74,6 +79,12 @@ impl PolicySet {
                 });
             }
         };
+        if envelope.fetch_objects
+            && let Some(uri) = &p.object_uri
+            && matches!(p.activity.kind.as_str(), "Create" | "Update")
+        {
+            return Decision::object_pending(p.activity.id, uri.clone(), p.activity.actor);
+        }
         // Only a verified sender writes: one who cannot sign cannot make
         // the host count anything, nor age an account by naming it.
         let (sender, facts) = envelope.sender.for_actor(p.activity.actor.as_deref());

@@ -94,6 +94,9 @@ pub struct Parsed {
     /// The actor of an embedded object, for the host's relations: the
     /// local user whose `Follow` an `Accept` accepts.
     pub object_actor: Option<String>,
+    /// The object's URI when the document gives only that (no embedded
+    /// object): the receiving server fetches it to see the content.
+    pub object_uri: Option<String>,
 }
 
 /// The most mentions, hashtags, links, attachments and addressees an
@@ -206,6 +209,10 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
         ),
         Some(ObjectField::Uri(uri)) => (None, Some(uri.to_string())),
         None => (None, None),
+    };
+    let object_uri = match &doc.object {
+        Some(ObjectField::Uri(uri)) => Some(uri.to_string()),
+        _ => None,
     };
 
     // Mastodon takes `content` only when it is not blank, else the first
@@ -422,6 +429,7 @@ fn build(doc: Doc<'_>, options: &Options<'_>, mut notes: Vec<String>) -> Parsed 
         notes,
         mended: None,
         object_actor,
+        object_uri,
     }
 }
 

@@ -28,6 +28,7 @@ fn at(p: &Palisade, doc: &serde_json::Value, ms: u64, record: bool) -> Decision 
         recipient: None,
         record,
         sender: palisade::senders::Sender::trusted(),
+        fetch_objects: false,
     };
     p.policies().judge(&doc.to_string(), &envelope)
 }

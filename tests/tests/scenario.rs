@@ -548,6 +548,7 @@ fn the_stream_replays_through_the_real_pipeline() {
             recipient: line.recipient.clone(),
             record: true,
             sender: palisade::senders::Sender::trusted(),
+            fetch_objects: false,
         };
         let d = policies.judge(&line.activity.to_string(), &envelope);
         assert!(

@@ -58,6 +58,7 @@ pub async fn judge(State(app): State<Arc<App>>, request: Request) -> Response {
         recipient: None,
         record: records,
         sender,
+        fetch_objects: false,
     };
     let Ok(judgement) = app.judge(body.clone(), envelope.clone()).await else {
         return error(

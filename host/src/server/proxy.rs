@@ -349,11 +349,22 @@ async fn inbox(
         recipient,
         record: true,
         sender,
+        fetch_objects: app.config.fetch.objects,
     };
-    let judgement = match app.judge(bytes.clone(), envelope.clone()).await {
+    let mut judgement = match app.judge(bytes.clone(), envelope.clone()).await {
         Ok(judgement) => judgement,
         Err(_panicked) => return retry_later(),
     };
+    if let Some(uri) = judgement.decision.object_uri.clone() {
+        judgement = match with_object(app, &bytes, &uri, &judgement, &envelope).await {
+            Ok(judged) => judged,
+            Err(why) => {
+                // Not judged: held, with why.
+                judgement.decision.reasons.push(format!("palisade: {why}"));
+                judgement
+            }
+        };
+    }
     // Every judgement, whatever it enforces: a retried delivery is judged,
     // and counted in module state, again, so a replay sees it again too.
     app.recorder.record(&bytes, &envelope);
@@ -428,6 +439,37 @@ async fn inbox(
             }
         }
     }
+}
+
+/// Fetch the object an activity gives only by URI and judge the activity
+/// with it embedded (the body forwarded stays the one that came).
+async fn with_object(
+    app: &Arc<App>,
+    body: &Bytes,
+    uri: &str,
+    pending: &Judgement,
+    envelope: &Envelope,
+) -> Result<Judgement, String> {
+    let actor = pending
+        .decision
+        .actor
+        .as_deref()
+        .ok_or("the activity names no actor")?;
+    let object = app.senders.object(uri, actor).await?;
+    let mut activity: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("cannot embed the object: {e}"))?;
+    activity
+        .as_object_mut()
+        .ok_or("the activity is not a JSON object")?
+        .insert("object".to_owned(), (*object).clone());
+    let composed = serde_json::to_vec(&activity).map_err(|e| e.to_string())?;
+    let envelope = Envelope {
+        fetch_objects: false,
+        ..envelope.clone()
+    };
+    app.judge(Bytes::from(composed), envelope)
+        .await
+        .map_err(|_| "judging the fetched object failed".to_owned())
 }
 
 async fn forward(
