@@ -11,7 +11,9 @@ use palisade_e2e::scenario::{Scenario, Variant};
 /// Generate the evaluation scenario: legitimate traffic with weeks of
 /// history and spam waves that adapt to Palisade's bundled modules, one
 /// labelled activity per line ({"received_at", "label", "recipient",
-/// "activity"}), in the order they arrive. The same seed always gives the
+/// "actor_facts", "activity"}: the facts are what the actor's own server
+/// publishes about it, as the sidecar would have fetched them), in the
+/// order they arrive. The same seed always gives the
 /// same bytes. The counts per label go to standard error.
 #[derive(Parser)]
 #[command(name = "palisade-scenario", version)]

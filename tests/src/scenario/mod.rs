@@ -12,7 +12,8 @@
 //! Each [`Line`] is one inbound delivery: when it arrived, its label
 //! (`legit/…` or `wave/…`; none for the few attack preparations that are
 //! harmless on their own), the local user whose inbox it was posted to,
-//! and the activity. Same seed, same bytes: one ChaCha8 generator per part,
+//! the activity, and what the actor's own server publishes about it (its
+//! actor facts: account creation, profile, follower counts, software). Same seed, same bytes: one ChaCha8 generator per part,
 //! integer arithmetic for every random choice, times from a fixed epoch.
 //!
 //! ```no_run
@@ -27,10 +28,14 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 
+use palisade::senders::ActorFacts;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 
+use population::Person;
+
+mod facts;
 mod html;
 mod ids;
 mod interactions;
@@ -122,12 +127,19 @@ pub struct Line {
     pub recipient: Option<String>,
     /// The document as the remote server sends it.
     pub activity: Value,
+    /// What the actor's own server published about it when it was sent
+    /// (`actor_facts`: the sidecar fetched it with the signing key).
+    pub actor_facts: Option<ActorFacts>,
     /// When its group (a thread, a wave) started: the install day moves a
     /// group as one piece so that its pace is kept.
     anchor: u64,
     /// Part of a group, as opposed to on its own.
     grouped: bool,
     seq: u64,
+    /// How far the install day moved it (ms, earlier).
+    moved: u64,
+    /// Followers and follows its actor gained in the stream so far.
+    gained: (u64, u64),
 }
 
 impl Line {
@@ -141,6 +153,10 @@ impl Line {
         if let Some(recipient) = &self.recipient {
             out.push_str(",\"recipient\":");
             out.push_str(&Value::from(recipient.as_str()).to_string());
+        }
+        if let Some(facts) = &self.actor_facts {
+            out.push_str(",\"actor_facts\":");
+            out.push_str(&serde_json::to_string(facts).unwrap_or_else(|_| "null".to_owned()));
         }
         out.push_str(",\"activity\":");
         out.push_str(&self.activity.to_string());
@@ -232,6 +248,9 @@ impl Scenario {
         let words = words::Words::from_corpus(&docs);
         let pop = population::Population::generate(&mut Dice::new(self.seed, 1), self.scale);
         let mut out = Out::new(self.seed);
+        for person in &pop.remotes {
+            out.account(person, facts::Setup::Person);
+        }
         legit::generate(
             &mut legit::Ctx {
                 dice: Dice::new(self.seed, 2),
@@ -251,10 +270,15 @@ impl Scenario {
             &mut out,
         );
         let mut lines = out.lines;
+        // Relationships are counted before the install day leaves the
+        // history out: follows made then are still on the servers.
+        lines.sort_by_key(|l| (l.received_at, l.seq));
+        facts::count_relationships(&mut lines);
         if self.variant == Variant::InstallDay {
             lines = install_day(lines, self.seed);
         }
         lines.sort_by_key(|l| (l.received_at, l.seq));
+        facts::attach(&mut lines, &out.profiles);
         Ok(lines)
     }
 
@@ -300,7 +324,9 @@ fn install_day(lines: Vec<Line>, seed: u64) -> Vec<Line> {
             let offset = l.received_at - l.anchor;
             let latest = DAY_MS - 1 - span[&l.anchor].min(DAY_MS - 1);
             let start = ((l.anchor - EVALUATION_START_MS) * DAY_MS / week).min(latest);
-            l.received_at = EVALUATION_START_MS + start + offset;
+            let moved_to = EVALUATION_START_MS + start + offset;
+            l.moved = l.received_at - moved_to;
+            l.received_at = moved_to;
             l.anchor = EVALUATION_START_MS + start;
             l
         })
@@ -315,6 +341,9 @@ pub(crate) struct Out {
     lines: Vec<Line>,
     /// How long each delivery takes, drawn apart from what is delivered.
     delay: Dice,
+    seed: u64,
+    /// Every actor's profile, by id.
+    profiles: BTreeMap<String, facts::Profile>,
 }
 
 impl Out {
@@ -322,7 +351,16 @@ impl Out {
         Out {
             lines: Vec::new(),
             delay: Dice::new(seed, 4),
+            seed,
+            profiles: BTreeMap::new(),
         }
+    }
+
+    /// `person`'s account was set up as `setup`: what its server
+    /// publishes about it.
+    pub fn account(&mut self, person: &Person, setup: facts::Setup) {
+        let profile = facts::Profile::new(person, setup, self.seed);
+        self.profiles.insert(person.uri.clone(), profile);
     }
 
     /// A delivery of something sent at `at`, on its own.
@@ -360,9 +398,12 @@ impl Out {
             label: label.map(str::to_owned),
             recipient: recipient.map(str::to_owned),
             activity,
+            actor_facts: None,
             anchor,
             grouped,
             seq,
+            moved: 0,
+            gained: (0, 0),
         });
     }
 }
@@ -398,6 +439,20 @@ impl Dice {
         let mut key = [0u8; 32];
         key[..8].copy_from_slice(&seed.to_le_bytes());
         key[8..16].copy_from_slice(&part.to_le_bytes());
+        Dice(ChaCha8Rng::from_seed(key))
+    }
+
+    /// The choices about one named thing (an account, a host) of part
+    /// `part`: the same whatever else is drawn, and in whatever order.
+    pub fn keyed(seed: u64, part: u64, name: &str) -> Dice {
+        // FNV-1a: a fixed, portable hash.
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let mut key = [0u8; 32];
+        key[..8].copy_from_slice(&seed.to_le_bytes());
+        key[8..16].copy_from_slice(&part.to_le_bytes());
+        key[16..24].copy_from_slice(&hash.to_le_bytes());
         Dice(ChaCha8Rng::from_seed(key))
     }
 

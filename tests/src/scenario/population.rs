@@ -36,6 +36,8 @@ pub struct Person {
     pub url: String,
     /// Akkoma's internal id, shown in `data-user` of its mention links.
     pub flake: String,
+    /// When its server minted its id (Misskey's ids carry it).
+    pub created_at: u64,
 }
 
 impl Person {
@@ -62,6 +64,7 @@ impl Person {
             uri,
             url,
             flake: ids::flake(dice),
+            created_at,
         }
     }
 
@@ -108,6 +111,9 @@ pub struct Population {
     /// Hosts that exist for spam or have been abandoned to it: never in
     /// the legitimate traffic.
     pub spam_hosts: Vec<Host>,
+    /// Servers a wave's operator runs with software changed to say every
+    /// account was made in 2019: used by that wave only.
+    pub backdating_hosts: Vec<Host>,
     pub locals: Vec<Person>,
     /// How much each local user posts, relative to the others.
     pub local_weight: Vec<u64>,
@@ -331,6 +337,7 @@ impl Population {
             hosts,
             new_legit_hosts,
             spam_hosts,
+            backdating_hosts: Vec::new(),
             locals,
             local_weight,
             remotes,
@@ -339,7 +346,33 @@ impl Population {
             circles: Vec::new(),
         };
         pop.graph(dice, scale);
+        // Drawn last, so that the rest of the population is as it was
+        // before these servers existed.
+        pop.backdating_hosts = (0..3)
+            .map(|_| {
+                loop {
+                    let p = format!("{}{}", dice.pick(PLACES), dice.range(100, 999));
+                    let name = host_name(Software::Mastodon, &p, dice);
+                    if !pop.all_hosts().any(|h| h.name == name) {
+                        break Host {
+                            name,
+                            software: Software::Mastodon,
+                            open: true,
+                        };
+                    }
+                }
+            })
+            .collect();
         pop
+    }
+
+    /// Every remote server.
+    fn all_hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts
+            .iter()
+            .chain(&self.new_legit_hosts)
+            .chain(&self.spam_hosts)
+            .chain(&self.backdating_hosts)
     }
 
     /// Who follows whom, each relationship beginning at some time in the

@@ -2,6 +2,7 @@
 //! threads, and newcomers.
 
 use super::{Ctx, HOUR, LocalPost, MINUTE, reaction_gap};
+use crate::scenario::facts::{Newcomer, Setup};
 use crate::scenario::population::Person;
 use crate::scenario::render::{Note, Visibility};
 use crate::scenario::{DAY_MS, END_MS, EPOCH_MS, HISTORY_DAYS, Out, ids, moment, scaled};
@@ -140,7 +141,9 @@ pub(super) fn follow_fridays(cx: &mut Ctx<'_>, delivered: &[Option<u64>], out: &
 
 /// People this server first hears from during the evaluation week: a
 /// local user follows them, or they greet or mention one local user, or
-/// they follow one and like their posts.
+/// they follow one and like their posts. Most have had their accounts for
+/// years; a few made theirs hours or days before, and some never filled
+/// in a profile ([`Newcomer`]): as bare as a script's account.
 pub(super) fn newcomers(cx: &mut Ctx<'_>, local_posts: &[LocalPost], out: &mut Out) {
     let label = Some("legit/newcomer");
     for i in 0..scaled(14, cx.scale, 6) {
@@ -156,6 +159,7 @@ pub(super) fn newcomers(cx: &mut Ctx<'_>, local_posts: &[LocalPost], out: &mut O
         let local = cx.pop.locals[l].clone();
         let day = HISTORY_DAYS + cx.dice.below(5);
         let mut at = moment(&mut cx.dice, day);
+        out.account(&who, Setup::Newcomer(Newcomer::nth(i), at));
         match i % 4 {
             0 => {
                 let follow_id = format!("https://{}/{}", local.host, ids::uuid(&mut cx.dice));

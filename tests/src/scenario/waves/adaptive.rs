@@ -3,6 +3,7 @@
 //! keeping what the spam needs.
 
 use super::{Ctx, HOUR, MINUTE, Names};
+use crate::scenario::facts::Setup;
 use crate::scenario::population::Software;
 use crate::scenario::render::{Media, Visibility};
 use crate::scenario::words::spin;
@@ -75,7 +76,7 @@ pub(super) fn invite_four(cx: &mut Ctx<'_>) {
         8,
         &[Software::Mastodon, Software::Misskey, Software::Akkoma],
     );
-    let bots = cx.bots(&hosts, n, Names::People, start);
+    let bots = cx.bots(&hosts, n, Names::People, Setup::Bare, start);
     let mut used = Default::default();
     for (bot, at) in bots.iter().zip(cx.times(start, 3 * HOUR, n)) {
         let local = cx.dice.range(1, 4) as usize;
@@ -133,7 +134,7 @@ pub(super) fn loop_ten(cx: &mut Ctx<'_>) {
     let start = cx.start(2, 18);
     let n = scaled(250, cx.scale, 20) as usize;
     let hosts = cx.hosts(5, 2, &[Software::Mastodon, Software::Misskey]);
-    let bots = cx.bots(&hosts, 10, Names::People, start);
+    let bots = cx.bots(&hosts, 10, Names::People, Setup::Bare, start);
     let per = n.div_ceil(bots.len());
     let mut posted = 0;
     for bot in &bots {
@@ -164,7 +165,7 @@ pub(super) fn random_tail(cx: &mut Ctx<'_>) {
     let start = cx.start(3, 11);
     let n = scaled(240, cx.scale, 24) as usize;
     let hosts = cx.hosts(16, 6, &[Software::Mastodon, Software::Misskey]);
-    let bots = cx.bots(&hosts, n.min(80), Names::People, start);
+    let bots = cx.bots(&hosts, n.min(80), Names::People, Setup::Bare, start);
     for (i, at) in cx.times(start, 90 * MINUTE, n).into_iter().enumerate() {
         let bot = bots[i % bots.len()].clone();
         let local = cx.dice.range(2, 3) as usize;
@@ -229,7 +230,7 @@ pub(super) fn link_codes(cx: &mut Ctx<'_>) {
         8,
         &[Software::Mastodon, Software::Misskey, Software::Akkoma],
     );
-    let bots = cx.bots(&hosts, n, Names::People, start);
+    let bots = cx.bots(&hosts, n, Names::People, Setup::Bare, start);
     let mut used = Default::default();
     for (bot, at) in bots.iter().zip(cx.times(start, 150 * MINUTE, n)) {
         let mentions = if cx.dice.chance(50) {
@@ -273,7 +274,7 @@ pub(super) fn same_image(cx: &mut Ctx<'_>) {
     let start = cx.start(4, 20);
     let n = scaled(200, cx.scale, 20) as usize;
     let hosts = cx.hosts(20, 6, &[Software::Mastodon, Software::Akkoma]);
-    let bots = cx.bots(&hosts, n, Names::People, start);
+    let bots = cx.bots(&hosts, n, Names::People, Setup::Bare, start);
     let blurhash = ids::blurhash(cx.dice);
     for (bot, at) in bots.iter().zip(cx.times(start, HOUR, n)) {
         let local = cx.dice.range(1, 2) as usize;
@@ -331,7 +332,7 @@ pub(super) fn misskey_mfm(cx: &mut Ctx<'_>) {
     let start = cx.start(5, 12);
     let n = scaled(240, cx.scale, 24) as usize;
     let hosts = cx.hosts(12, 4, &[Software::Misskey]);
-    let bots = cx.bots(&hosts, n.div_ceil(2), Names::Random, start);
+    let bots = cx.bots(&hosts, n.div_ceil(2), Names::Random, Setup::Bare, start);
     for (i, at) in cx.times(start, 2 * HOUR, n).into_iter().enumerate() {
         let bot = bots[i % bots.len()].clone();
         let local = cx.dice.range(3, 6) as usize;
@@ -372,7 +373,7 @@ pub(super) fn one_mention(cx: &mut Ctx<'_>) {
         10,
         &[Software::Mastodon, Software::Misskey, Software::Akkoma],
     );
-    let bots = cx.bots(&hosts, n, Names::People, start);
+    let bots = cx.bots(&hosts, n, Names::People, Setup::Bare, start);
     for (bot, at) in bots.iter().zip(cx.times(start, 4 * HOUR, n)) {
         let mentions = cx.targets(1, 0);
         let text = format!("{} {}", cx.words.text(cx.dice, (1, 2)), cx.dice.pick(ASK));
@@ -421,7 +422,7 @@ pub(super) fn aged_accounts(cx: &mut Ctx<'_>) {
     let hosts = cx.hosts(8, 6, &[Software::Mastodon, Software::Misskey]);
     let accounts = n.div_ceil(5);
     let warmed_at = start - cx.dice.range(3, 5) * DAY_MS;
-    let bots = cx.bots(&hosts, accounts, Names::People, warmed_at);
+    let bots = cx.bots(&hosts, accounts, Names::People, Setup::Bare, warmed_at);
     for bot in &bots {
         let at = warmed_at + cx.dice.below(12 * HOUR);
         let target = cx.targets(1, 0).remove(0);

@@ -8,12 +8,14 @@
 //! of the legitimate hosts) and on servers of its own, and mentions local
 //! users (and some remote ones, as 2024's waves did).
 
+use super::facts::Setup;
 use super::population::{Host, Person, Population, Software};
 use super::render::{Media, Note, Templates};
 use super::words::{Words, spin};
 use super::{DAY_MS, Dice, EVALUATION_START_MS, Out, ids, scaled};
 
 mod adaptive;
+mod profiles;
 
 const MINUTE: u64 = 60_000;
 const HOUR: u64 = 3_600_000;
@@ -63,6 +65,10 @@ pub fn generate(
     adaptive::misskey_mfm(&mut cx);
     adaptive::one_mention(&mut cx);
     adaptive::aged_accounts(&mut cx);
+    // Written against actor facts; drawn last, so that the waves above
+    // are as they were before.
+    profiles::filled_profiles(&mut cx);
+    profiles::backdated(&mut cx);
 }
 
 impl Ctx<'_> {
@@ -99,8 +105,9 @@ impl Ctx<'_> {
         hosts
     }
 
-    /// A fresh account on `host`, registered shortly before `at`.
-    fn bot(&mut self, host: &Host, names: Names, at: u64) -> Person {
+    /// A fresh account on `host`, registered shortly before `at` and set
+    /// up as `setup`.
+    fn bot(&mut self, host: &Host, names: Names, setup: Setup, at: u64) -> Person {
         let name = match names {
             Names::Random => self.dice.string(10, ids::LOWER_ALNUM),
             Names::People => format!(
@@ -110,11 +117,20 @@ impl Ctx<'_> {
             ),
         };
         let created = at.saturating_sub(self.dice.range(MINUTE, 30 * MINUTE));
-        Person::new(host, &name, created, self.dice)
+        let bot = Person::new(host, &name, created, self.dice);
+        self.out.account(&bot, setup);
+        bot
     }
 
-    /// `n` accounts spread over `hosts`.
-    fn bots(&mut self, hosts: &[Host], n: usize, names: Names, at: u64) -> Vec<Person> {
+    /// `n` accounts spread over `hosts`, set up as `setup`.
+    fn bots(
+        &mut self,
+        hosts: &[Host],
+        n: usize,
+        names: Names,
+        setup: Setup,
+        at: u64,
+    ) -> Vec<Person> {
         (0..n)
             .map(|i| {
                 let host = if i < hosts.len() {
@@ -122,7 +138,7 @@ impl Ctx<'_> {
                 } else {
                     self.dice.pick(hosts).clone()
                 };
-                self.bot(&host, names, at)
+                self.bot(&host, names, setup, at)
             })
             .collect()
     }
@@ -193,7 +209,7 @@ fn feb2024(cx: &mut Ctx<'_>) {
     let start = cx.start(0, 9);
     let n = scaled(300, cx.scale, 30) as usize;
     let hosts = cx.hosts(20, 8, &[Software::Misskey, Software::Mastodon]);
-    let bots = cx.bots(&hosts, n, Names::Random, start);
+    let bots = cx.bots(&hosts, n, Names::Random, Setup::Bare, start);
     for (bot, at) in bots.iter().zip(cx.times(start, 2 * HOUR, n)) {
         let local = cx.dice.range(7, 10) as usize;
         let mentions = cx.targets(local, 10 - local);
@@ -212,7 +228,7 @@ fn oct2024(cx: &mut Ctx<'_>) {
     let start = cx.start(1, 14);
     let n = scaled(250, cx.scale, 25) as usize;
     let hosts = cx.hosts(15, 5, &[Software::Mastodon, Software::Akkoma]);
-    let bots = cx.bots(&hosts, n, Names::People, start);
+    let bots = cx.bots(&hosts, n, Names::People, Setup::Bare, start);
     let blurhash = ids::blurhash(cx.dice);
     for (bot, at) in bots.iter().zip(cx.times(start, 90 * MINUTE, n)) {
         let local = cx.dice.range(3, 5) as usize;
