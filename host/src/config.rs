@@ -74,6 +74,12 @@ pub struct Config {
     /// Recording judged inbox POSTs for `palisade replay` (off by default).
     #[serde(default)]
     pub record: RecordConfig,
+    /// Verifying who sent an inbox POST (its HTTP signature).
+    #[serde(default)]
+    pub senders: SendersConfig,
+    /// Fetching keys, actor documents and objects from senders' servers.
+    #[serde(default)]
+    pub fetch: FetchConfig,
     /// Where relative paths in the file are resolved from: the file's folder.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -374,6 +380,106 @@ impl Default for RecordConfig {
             file: None,
             max_bytes: 1 << 30,
             queue_kib: 16 << 10,
+        }
+    }
+}
+
+/// What the sidecar does with a POST by its signature.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderAction {
+    /// Judge it (without writing state) and let the server behind decide.
+    Judge,
+    /// Answer 401, as the server would, without judging it.
+    Reject,
+}
+
+/// `[senders]`: verifying inbox POSTs' HTTP signatures (draft-cavage and
+/// RFC 9421). Only verified senders write state and first-seen times.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SendersConfig {
+    /// Verify signatures (`serve`). Off: every sender is unverified.
+    pub verify: bool,
+    /// A POST with no signature at all.
+    pub unsigned: SenderAction,
+    /// A signature that does not verify (changed body, wrong key, expired).
+    pub invalid: SenderAction,
+    /// How old a signature (its `created`, else its `Date`) may be.
+    pub max_age_s: u64,
+    /// How far ahead of this clock it may be.
+    pub max_future_s: u64,
+    /// The scheme senders signed (RFC 9421 `@target-uri`): the public one,
+    /// whatever terminates TLS in front of Palisade.
+    pub scheme: String,
+}
+
+impl Default for SendersConfig {
+    fn default() -> Self {
+        SendersConfig {
+            verify: true,
+            unsigned: SenderAction::Judge,
+            invalid: SenderAction::Judge,
+            max_age_s: 12 * 3600,
+            max_future_s: 300,
+            scheme: "https".to_owned(),
+        }
+    }
+}
+
+/// `[fetch]`: keys, actor documents, NodeInfo and objects fetched from
+/// senders' servers, cached, within a budget.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FetchConfig {
+    /// Permit `http://` and loopback, private and link-local targets: for
+    /// tests and labs only, never in front of a real server (anyone could
+    /// make Palisade fetch from inside its network).
+    pub allow_insecure: bool,
+    /// One fetch's deadline (connect to last byte).
+    pub timeout_ms: u64,
+    /// How long judging waits for the fetches an activity needs; then it
+    /// judges with what is known (the fetch goes on, for the next one).
+    pub budget_ms: u64,
+    /// Fetches in flight per host.
+    pub per_host: usize,
+    /// Fetches in flight in all.
+    pub max_in_flight: usize,
+    /// The largest document read, in KiB.
+    pub max_kib: u64,
+    /// How long a key or an actor's facts are kept, in seconds.
+    pub ttl_s: u64,
+    /// How long a failed fetch is not retried, in seconds.
+    pub failure_ttl_s: u64,
+    /// Fetch actor facts: the actor document, its followers and following
+    /// counts, its server's NodeInfo.
+    pub facts: bool,
+    /// Fetch the object of a `Create` or `Update` sent only by its URI, so
+    /// modules judge its content; one that cannot be fetched is held.
+    pub objects: bool,
+    /// Sign fetches (for servers with authorized fetch) with this key id…
+    pub key_id: Option<String>,
+    /// …and this private key (PKCS#8 PEM), relative to this file.
+    pub private_key_file: Option<PathBuf>,
+    pub user_agent: String,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            allow_insecure: false,
+            timeout_ms: 5_000,
+            budget_ms: 1_500,
+            per_host: 4,
+            max_in_flight: 64,
+            max_kib: 1024,
+            ttl_s: 24 * 3600,
+            failure_ttl_s: 300,
+            facts: true,
+            objects: false,
+            key_id: None,
+            private_key_file: None,
+            user_agent: concat!("Palisade/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }
 }
@@ -708,6 +814,26 @@ impl Config {
             return Err(format!(
                 "state.max_events_per_key and state.max_members_per_set may be at most \
                  {events} and {members}: past that the store forgets the oldest"
+            ));
+        }
+        let f = &self.fetch;
+        if f.timeout_ms == 0 || f.per_host == 0 || f.max_in_flight == 0 || f.max_kib == 0 {
+            return Err(
+                "fetch.timeout_ms, fetch.per_host, fetch.max_in_flight and fetch.max_kib \
+                 must be above 0"
+                    .to_owned(),
+            );
+        }
+        if f.key_id.is_some() != f.private_key_file.is_some() {
+            return Err(
+                "fetch.key_id and fetch.private_key_file go together: signed fetches need both"
+                    .to_owned(),
+            );
+        }
+        if !matches!(self.senders.scheme.as_str(), "http" | "https") {
+            return Err(format!(
+                "senders.scheme `{}` must be `https` or `http`",
+                self.senders.scheme
             ));
         }
         if self.limits.timeout_ms == 0 || self.limits.memory_mib == 0 || self.limits.instances == 0

@@ -18,6 +18,9 @@ pub(crate) struct Line<'a> {
     pub body: &'a [u8],
     pub label: Option<String>,
     pub recipient: Option<String>,
+    /// Who signed it, as the sidecar verified (`"sender"`, `"actor_facts"`);
+    /// trusted when the line does not say.
+    pub sender: crate::senders::Sender,
     /// The line's own time, and where it came from.
     pub time: Option<(u64, TimeSource)>,
 }
@@ -46,6 +49,10 @@ struct Members<'a> {
     #[serde(borrow, default)]
     recipient: Option<&'a RawValue>,
     #[serde(borrow, default)]
+    sender: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    actor_facts: Option<&'a RawValue>,
+    #[serde(borrow, default)]
     published: Option<&'a RawValue>,
     #[serde(borrow, default)]
     object: Option<&'a RawValue>,
@@ -73,6 +80,7 @@ pub(crate) fn read(line: &[u8]) -> Line<'_> {
         body: line,
         label: None,
         recipient: None,
+        sender: crate::senders::Sender::trusted(),
         time: None,
     };
     let Some(members) = Members::of(line) else {
@@ -96,6 +104,12 @@ pub(crate) fn read(line: &[u8]) -> Line<'_> {
                 body: activity.get().as_bytes(),
                 label: members.label.and_then(string),
                 recipient: members.recipient.and_then(string),
+                sender: crate::senders::Sender::from_recorded(
+                    members.sender.and_then(|r| serde_json::from_str(r.get()).ok()),
+                    members
+                        .actor_facts
+                        .and_then(|r| serde_json::from_str(r.get()).ok()),
+                ),
                 time: received.or_else(published),
             }
         }

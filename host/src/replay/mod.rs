@@ -187,6 +187,7 @@ impl Replay {
         envelope.received_at = self.clock.stamp(line.time);
         envelope.recipient = line.recipient.clone();
         envelope.record = true;
+        envelope.sender = line.sender.clone();
 
         let started = Instant::now();
         let decision = self.set.judge_bytes(line.body, &envelope);

@@ -13,6 +13,14 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub mod documents;
+pub mod fetch;
+pub mod guard;
+mod service;
+pub mod verify;
+
+pub use service::Senders;
+
 /// How an activity's sender was verified, as modules are told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,7 +50,7 @@ impl Status {
 
 /// What the transport knows about who sent an activity, before the
 /// activity is read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Sender {
     /// The caller vouches for whoever the activity names as its actor (or,
     /// with `actor`, for that actor only).
@@ -50,6 +58,8 @@ pub enum Sender {
         actor: Option<String>,
         facts: Option<Arc<ActorFacts>>,
     },
+    /// No signature at all.
+    Unsigned,
     /// A signature verified with the key `key_id`, owned by `owner`.
     Signed {
         key_id: String,
@@ -62,7 +72,10 @@ pub enum Sender {
         reason: String,
     },
     /// The signature does not verify.
-    Invalid { key_id: String, reason: String },
+    Invalid {
+        key_id: Option<String>,
+        reason: String,
+    },
 }
 
 impl Sender {
@@ -120,17 +133,93 @@ impl Sender {
                     None,
                 ),
             },
+            Sender::Unsigned => (View::unverified(None, "no signature".to_owned()), None),
             Sender::Unverified { key_id, reason } => {
                 (View::unverified(key_id.as_ref(), reason.clone()), None)
             }
             Sender::Invalid { key_id, reason } => (
                 View {
                     status: Status::Invalid,
-                    key_id: Some(key_id.clone()),
+                    key_id: key_id.clone(),
                     reason: Some(reason.clone()),
                 },
                 None,
             ),
+        }
+    }
+}
+
+/// A sender as a replay line records it (`"sender"`, with the signer's
+/// facts beside it as `"actor_facts"`), so that a replay judges with what
+/// the sidecar knew.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Who owns the key (verified senders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Sender {
+    /// What a replay line records; `None` for a trusted sender without
+    /// facts (a line without `sender` replays as trusted).
+    pub fn recorded(&self) -> (Option<Recorded>, Option<&ActorFacts>) {
+        let record = |status, key_id: Option<&String>, owner: Option<&String>, reason: Option<&String>| {
+            Some(Recorded {
+                status,
+                key_id: key_id.cloned(),
+                owner: owner.cloned(),
+                reason: reason.cloned(),
+            })
+        };
+        match self {
+            Sender::Trusted { facts, .. } => (None, facts.as_deref()),
+            Sender::Unsigned => (
+                record(Status::Unverified, None, None, Some(&"no signature".to_owned())),
+                None,
+            ),
+            Sender::Signed {
+                key_id,
+                owner,
+                facts,
+            } => (
+                record(Status::Verified, Some(key_id), Some(owner), None),
+                facts.as_deref(),
+            ),
+            Sender::Unverified { key_id, reason } => (
+                record(Status::Unverified, key_id.as_ref(), None, Some(reason)),
+                None,
+            ),
+            Sender::Invalid { key_id, reason } => (
+                record(Status::Invalid, key_id.as_ref(), None, Some(reason)),
+                None,
+            ),
+        }
+    }
+
+    /// The sender a replay line recorded.
+    pub fn from_recorded(recorded: Option<Recorded>, facts: Option<ActorFacts>) -> Sender {
+        let facts = facts.map(Arc::new);
+        let Some(r) = recorded else {
+            return Sender::Trusted { actor: None, facts };
+        };
+        let reason = r.reason.unwrap_or_default();
+        match (r.status, r.key_id, r.owner) {
+            (Status::Verified, Some(key_id), Some(owner)) => Sender::Signed {
+                key_id,
+                owner,
+                facts,
+            },
+            (Status::Verified, _, owner) => Sender::Trusted {
+                actor: owner,
+                facts,
+            },
+            (Status::Unverified, key_id, _) => Sender::Unverified { key_id, reason },
+            (Status::Invalid, key_id, _) => Sender::Invalid { key_id, reason },
         }
     }
 }
@@ -144,7 +233,7 @@ fn facts_about(facts: &Option<Arc<ActorFacts>>, actor: Option<&str>) -> Option<A
 
 /// Whether two URIs have the same host (`https://a.example/x` and
 /// `https://a.example/y`).
-fn same_host(a: &str, b: &str) -> bool {
+pub(crate) fn same_host(a: &str, b: &str) -> bool {
     match (host_of(a), host_of(b)) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
         _ => false,

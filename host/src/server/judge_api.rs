@@ -13,18 +13,51 @@ use serde_json::{Value, json};
 use super::App;
 use crate::pipeline::Envelope;
 use crate::runtime::{Direction, unix_ms};
+use crate::senders::Sender;
+
+/// The header by which a server that verified a delivery tells the judge
+/// API who signed it.
+pub const VERIFIED_ACTOR: &str = "palisade-verified-actor";
 
 pub async fn judge(State(app): State<Arc<App>>, request: Request) -> Response {
-    let body = match super::proxy::read_body(request.into_body(), &app.config.server).await {
+    let (parts, body) = request.into_parts();
+    let body = match super::proxy::read_body(body, &app.config.server).await {
         Ok(body) => body,
         Err(e) => return e.response(&app.config.server),
+    };
+    let records = app.config.server.judge_api_records;
+    let sender = match parts
+        .headers
+        .get(VERIFIED_ACTOR)
+        .map(|v| v.to_str().map(str::trim))
+    {
+        // The caller (the server, having verified the delivery) says who
+        // signed it: verified for that actor only.
+        Some(Ok(actor)) if !actor.is_empty() => Sender::Trusted {
+            actor: Some(actor.to_owned()),
+            facts: None,
+        },
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the {VERIFIED_ACTOR} header must be an actor's URI"),
+                0,
+                0,
+            );
+        }
+        // Callers the admin trusts to write are trusted to have verified.
+        None if records => Sender::trusted(),
+        None => Sender::Unverified {
+            key_id: None,
+            reason: format!("the caller did not say who signed it ({VERIFIED_ACTOR})"),
+        },
     };
     let envelope = Envelope {
         direction: Direction::Inbound,
         received_at: unix_ms(),
         recipient: None,
-        record: app.config.server.judge_api_records,
-        sender: crate::senders::Sender::trusted(),
+        record: records,
+        sender,
     };
     let Ok(judgement) = app.judge(body.clone(), envelope.clone()).await else {
         return error(

@@ -36,6 +36,8 @@ pub struct Metrics {
     pub record_lines: prometheus::IntCounter,
     pub record_dropped: prometheus::IntCounter,
     pub module_log_dropped: IntCounterVec,
+    pub senders: IntCounterVec,
+    pub fetches: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -75,6 +77,16 @@ impl Metrics {
             .register(Box::new(module_seconds.clone()))
             .expect("register");
         Metrics {
+            senders: counter(
+                "senders_total",
+                "Inbox POSTs by what their signature showed: status `verified`, `unverified` or `invalid`, and reason (`ok`, `unsigned`, `unsupported`, `key_unavailable`, `budget`, `mismatch`, `digest`, `expired`, `malformed`).",
+                &["status", "reason"],
+            ),
+            fetches: counter(
+                "fetches_total",
+                "Fetches from senders' servers, by kind (`key`, `actor`, `collection`, `nodeinfo`, `object`) and result (`ok`, `cached`, `failed_recently`, `refused`, `timeout`, `error`).",
+                &["kind", "result"],
+            ),
             activities: counter(
                 "activities_total",
                 "Activities judged, by the action taken.",

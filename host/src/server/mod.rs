@@ -62,6 +62,8 @@ pub struct App {
     pub log: DecisionLog,
     /// Judged inbox POSTs written for `palisade replay` (`[record]`).
     pub recorder: Recorder,
+    /// Who signed an inbox POST (`[senders]`, `[fetch]`).
+    pub senders: Arc<crate::senders::Senders>,
     /// Module instances in use by activities being judged, out of
     /// `limits.instances` (the pool). An activity takes one permit per
     /// module of the set that judges it, so the bound follows reloads: a
@@ -153,6 +155,12 @@ impl App {
             metrics.record_dropped.clone(),
         )
         .map_err(|e| e.to_string())?;
+        let senders = crate::senders::Senders::new(
+            &config,
+            palisade.runtime().state().clone(),
+            metrics.senders.clone(),
+            metrics.fetches.clone(),
+        )?;
         let upstream = match &config.server.upstream {
             Some(url) => Some(Upstream::new(url, &config.server).map_err(|e| e.to_string())?),
             None => None,
@@ -182,6 +190,7 @@ impl App {
             metrics,
             log,
             recorder,
+            senders,
             judging: Arc::new(Semaphore::new(instances)),
             instances,
             admin_token: options.admin_token.filter(|t| !t.is_empty()),

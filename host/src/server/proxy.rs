@@ -21,10 +21,12 @@ use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use super::{App, Judgement, paths};
 use crate::Action;
-use crate::config::{NonJson, ServerConfig};
+use crate::config::{NonJson, SenderAction, ServerConfig};
 use crate::pipeline::Envelope;
 use crate::quarantine::{HeldRequest, Hold};
 use crate::runtime::{Direction, unix_ms};
+use crate::senders::Sender;
+use crate::senders::verify::Signed;
 
 /// The protected server.
 pub struct Upstream {
@@ -318,8 +320,29 @@ async fn inbox(
             return error.response(&app.config.server);
         }
     };
-    // Verified next (issue in progress): trusted until then.
-    let sender = crate::senders::Sender::trusted();
+    // Who signed it, against the path as it was sent (and signed).
+    let sender = app
+        .senders
+        .verify(&Signed {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            body: &bytes,
+        })
+        .await;
+    let refuse = match &sender {
+        Sender::Unsigned => app.config.senders.unsigned == SenderAction::Reject,
+        Sender::Invalid { .. } => app.config.senders.invalid == SenderAction::Reject,
+        _ => false,
+    };
+    if refuse {
+        // As the server behind would: not judged, not forwarded.
+        let why = match &sender {
+            Sender::Invalid { reason, .. } => format!("the signature does not verify: {reason}\n"),
+            _ => "the request is not signed\n".to_owned(),
+        };
+        return (StatusCode::UNAUTHORIZED, why).into_response();
+    }
     let envelope = Envelope {
         direction: Direction::Inbound,
         received_at: unix_ms(),

@@ -31,6 +31,8 @@ const QUEUE_ITEMS: usize = 10_000;
 struct Item {
     received_at: u64,
     recipient: Option<String>,
+    /// `"sender"` and `"actor_facts"`, serialised, when there are any.
+    sender: Option<String>,
     body: Bytes,
 }
 
@@ -148,12 +150,29 @@ impl Recorder {
         let item = Item {
             received_at: envelope.received_at,
             recipient: envelope.recipient.clone(),
+            sender: sender_members(&envelope.sender),
             body: body.clone(),
         };
         if !on.queue.push(item) {
             on.queued.fetch_sub(len, Ordering::Relaxed);
         }
     }
+}
+
+/// `,"sender":{…},"actor_facts":{…}` for a line, or nothing for a
+/// trusted sender without facts.
+fn sender_members(sender: &crate::senders::Sender) -> Option<String> {
+    let (recorded, facts) = sender.recorded();
+    let mut out = String::new();
+    if let Some(r) = recorded {
+        out.push_str(",\"sender\":");
+        out.push_str(&serde_json::to_string(&r).ok()?);
+    }
+    if let Some(f) = facts {
+        out.push_str(",\"actor_facts\":");
+        out.push_str(&serde_json::to_string(f).ok()?);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The envelope line for `item`, or None when its body is not a JSON
@@ -172,6 +191,9 @@ fn envelope_line(item: &Item) -> Option<Vec<u8>> {
         line.extend_from_slice(b",\"recipient\":");
         serde_json::to_writer(&mut line, recipient).ok()?;
     }
+    if let Some(sender) = &item.sender {
+        line.extend_from_slice(sender.as_bytes());
+    }
     line.extend_from_slice(b",\"activity\":");
     line.extend(
         text.bytes()
@@ -189,6 +211,7 @@ mod tests {
         Item {
             received_at: 1_700_000_000_000,
             recipient: recipient.map(str::to_owned),
+            sender: None,
             body: Bytes::from(body.to_owned()),
         }
     }
