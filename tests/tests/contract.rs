@@ -265,13 +265,10 @@ fn invites() -> Vec<String> {
         .collect()
 }
 
-/// A delivery whose signature could not be checked.
+/// A delivery without a signature.
 fn unsigned() -> Envelope {
     Envelope {
-        sender: Sender::Unverified {
-            key_id: None,
-            reason: "no signature".to_owned(),
-        },
+        sender: Sender::Unsigned,
         ..Envelope::inbound_now()
     }
 }
