@@ -105,7 +105,9 @@ pub(crate) fn read(line: &[u8]) -> Line<'_> {
                 label: members.label.and_then(string),
                 recipient: members.recipient.and_then(string),
                 sender: crate::senders::Sender::from_recorded(
-                    members.sender.and_then(|r| serde_json::from_str(r.get()).ok()),
+                    members
+                        .sender
+                        .and_then(|r| serde_json::from_str(r.get()).ok()),
                     members
                         .actor_facts
                         .and_then(|r| serde_json::from_str(r.get()).ok()),

@@ -46,10 +46,7 @@ pub fn find_key(doc: &Value, key_id: &str) -> Result<PublishedKey, String> {
         }
         let material = if let Some(pem) = candidate.get("publicKeyPem").and_then(Value::as_str) {
             pem.to_owned()
-        } else if let Some(mb) = candidate
-            .get("publicKeyMultibase")
-            .and_then(Value::as_str)
-        {
+        } else if let Some(mb) = candidate.get("publicKeyMultibase").and_then(Value::as_str) {
             format!("multibase:{mb}")
         } else {
             continue;
@@ -77,7 +74,9 @@ pub fn find_key(doc: &Value, key_id: &str) -> Result<PublishedKey, String> {
         key.verifying_key()?;
         return Ok(key);
     }
-    Err(format!("the document at {key_id} does not publish that key"))
+    Err(format!(
+        "the document at {key_id} does not publish that key"
+    ))
 }
 
 fn list(v: Option<&Value>) -> impl Iterator<Item = &Value> {
@@ -144,12 +143,7 @@ pub fn total_items(doc: &Value) -> Option<u64> {
 /// schema it links).
 pub fn nodeinfo_link(doc: &Value) -> Option<String> {
     let mut links: Vec<(&str, &str)> = list(doc.get("links"))
-        .filter_map(|l| {
-            Some((
-                l.get("rel")?.as_str()?,
-                l.get("href")?.as_str()?,
-            ))
-        })
+        .filter_map(|l| Some((l.get("rel")?.as_str()?, l.get("href")?.as_str()?)))
         .filter(|(rel, _)| rel.starts_with("http://nodeinfo.diaspora.software/ns/schema/"))
         .collect();
     links.sort();
@@ -183,7 +177,9 @@ mod tests {
         let listed = json!({"id": "https://a.example/users/x",
             "publicKey": [{"id": "https://a.example/users/x#other", "publicKeyPem": pem()}]});
         assert_eq!(
-            find_key(&listed, "https://a.example/users/x#other").unwrap().owner,
+            find_key(&listed, "https://a.example/users/x#other")
+                .unwrap()
+                .owner,
             "https://a.example/users/x"
         );
         // A bare key document.
@@ -210,7 +206,10 @@ mod tests {
         assert_eq!(f.preferred_username.unwrap().len(), 200);
         assert!(f.has_avatar);
         assert_eq!(f.discoverable, Some(false));
-        assert_eq!(followers.as_deref(), Some("https://a.example/users/x/followers"));
+        assert_eq!(
+            followers.as_deref(),
+            Some("https://a.example/users/x/followers")
+        );
         assert_eq!(following, None);
         assert!(!facts(&json!({"id": "x", "icon": null})).0.has_avatar);
     }
@@ -220,8 +219,14 @@ mod tests {
         let wk = json!({"links": [
             {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": "https://a.example/nodeinfo/2.0"},
             {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1", "href": "https://a.example/nodeinfo/2.1"}]});
-        assert_eq!(nodeinfo_link(&wk).as_deref(), Some("https://a.example/nodeinfo/2.1"));
-        assert_eq!(software(&json!({"software": {"name": "Misskey"}})).as_deref(), Some("misskey"));
+        assert_eq!(
+            nodeinfo_link(&wk).as_deref(),
+            Some("https://a.example/nodeinfo/2.1")
+        );
+        assert_eq!(
+            software(&json!({"software": {"name": "Misskey"}})).as_deref(),
+            Some("misskey")
+        );
         assert_eq!(software(&json!({"software": {}})), None);
     }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use actpub_httpsig::{CavageSigner, SigningKey};
 use futures_util::FutureExt;
-use futures_util::future::{BoxFuture, Shared};
 use futures_util::StreamExt;
+use futures_util::future::{BoxFuture, Shared};
 use prometheus::IntCounterVec;
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -82,8 +82,9 @@ impl Fetcher {
     ) -> Result<Arc<Fetcher>, String> {
         let signer = match signer {
             Some((key_id, pem)) => Some((
-                SigningKey::from_pem(&pem)
-                    .map_err(|e| format!("fetch.private_key_file: not a PKCS#8 private key: {e}"))?,
+                SigningKey::from_pem(&pem).map_err(|e| {
+                    format!("fetch.private_key_file: not a PKCS#8 private key: {e}")
+                })?,
                 key_id,
             )),
             None => None,
@@ -114,7 +115,12 @@ impl Fetcher {
 
     /// Fetch `url` (or share the fetch already under way, or answer what a
     /// recent fetch found). `fresh` skips what recent fetches found.
-    pub fn get(self: &Arc<Self>, url: &str, kind: Kind, fresh: bool) -> BoxFuture<'static, Fetched> {
+    pub fn get(
+        self: &Arc<Self>,
+        url: &str,
+        kind: Kind,
+        fresh: bool,
+    ) -> BoxFuture<'static, Fetched> {
         let url = match guard::check(url, self.config.allow_insecure) {
             Ok(url) => url,
             Err(refused) => {
@@ -125,7 +131,14 @@ impl Fetcher {
         let key = url.as_str().to_owned();
         let now = unix_ms();
         if !fresh && let Some(found) = self.recent.get(&key, now) {
-            self.count(kind, if found.is_ok() { "cached" } else { "failed_recently" });
+            self.count(
+                kind,
+                if found.is_ok() {
+                    "cached"
+                } else {
+                    "failed_recently"
+                },
+            );
             return futures_util::future::ready(found).boxed();
         }
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
@@ -141,7 +154,8 @@ impl Fetcher {
             } else {
                 this.config.failure_ttl_s * 1000
             };
-            this.recent.put(task_key.clone(), result.clone(), unix_ms() + ttl);
+            this.recent
+                .put(task_key.clone(), result.clone(), unix_ms() + ttl);
             this.in_flight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -196,7 +210,10 @@ impl Fetcher {
             return Err(format!("{url} answered {status}"));
         }
         let limit = (self.config.max_kib as usize) << 10;
-        if response.content_length().is_some_and(|n| n as usize > limit) {
+        if response
+            .content_length()
+            .is_some_and(|n| n as usize > limit)
+        {
             return Err(format!("{url} is larger than {} KiB", self.config.max_kib));
         }
         let mut body = Vec::new();
@@ -226,7 +243,10 @@ impl Fetcher {
             .method("GET")
             .uri(url.as_str())
             .header("host", host)
-            .header("date", httpdate::fmt_http_date(std::time::SystemTime::now()))
+            .header(
+                "date",
+                httpdate::fmt_http_date(std::time::SystemTime::now()),
+            )
             .body(())
             .map_err(|e| e.to_string())?;
         CavageSigner::new(key, key_id)

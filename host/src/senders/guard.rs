@@ -38,7 +38,9 @@ pub fn check(raw: &str, allow_insecure: bool) -> Result<Url, Refused> {
     let ip = match url.host() {
         Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
         Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-        Some(Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+        Some(Host::Domain(d))
+            if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") =>
+        {
             Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
         }
         Some(Host::Domain(_)) => None,
@@ -77,21 +79,13 @@ pub fn non_public(ip: IpAddr) -> Option<&'static str> {
                 Some("documentation")
             } else if s[0] == 0x0064 && s[1] == 0xff9b {
                 // NAT64: the IPv4 address inside decides.
-                let v4 = Ipv4Addr::new(
-                    (s[6] >> 8) as u8,
-                    s[6] as u8,
-                    (s[7] >> 8) as u8,
-                    s[7] as u8,
-                );
+                let v4 =
+                    Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
                 non_public_v4(v4)
             } else if s[0] == 0x2002 {
                 // 6to4: likewise.
-                let v4 = Ipv4Addr::new(
-                    (s[1] >> 8) as u8,
-                    s[1] as u8,
-                    (s[2] >> 8) as u8,
-                    s[2] as u8,
-                );
+                let v4 =
+                    Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
                 non_public_v4(v4)
             } else if v6.segments()[..6] == [0; 6] {
                 // IPv4-compatible (deprecated): the IPv4 address decides.
@@ -140,19 +134,14 @@ impl Resolve for PublicResolver {
         let allow = self.allow_insecure;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let kept: Vec<SocketAddr> = all
                 .iter()
                 .copied()
                 .filter(|a| allow || non_public(a.ip()).is_none())
                 .collect();
             if kept.is_empty() {
-                let why = all
-                    .first()
-                    .and_then(|a| non_public(a.ip()))
-                    .unwrap_or("no");
+                let why = all.first().and_then(|a| non_public(a.ip())).unwrap_or("no");
                 return Err(format!("`{host}` resolves to {why} addresses only").into());
             }
             Ok(Box::new(kept.into_iter()) as Addrs)
@@ -212,7 +201,10 @@ mod tests {
             check("https://u:p@mastodon.example/", false),
             Err(Refused::UserInfo(_))
         ));
-        assert!(matches!(check("not a url", false), Err(Refused::NotAUrl(_))));
+        assert!(matches!(
+            check("not a url", false),
+            Err(Refused::NotAUrl(_))
+        ));
     }
 
     #[tokio::test]

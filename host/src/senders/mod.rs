@@ -168,18 +168,24 @@ impl Sender {
     /// What a replay line records; `None` for a trusted sender without
     /// facts (a line without `sender` replays as trusted).
     pub fn recorded(&self) -> (Option<Recorded>, Option<&ActorFacts>) {
-        let record = |status, key_id: Option<&String>, owner: Option<&String>, reason: Option<&String>| {
-            Some(Recorded {
-                status,
-                key_id: key_id.cloned(),
-                owner: owner.cloned(),
-                reason: reason.cloned(),
-            })
-        };
+        let record =
+            |status, key_id: Option<&String>, owner: Option<&String>, reason: Option<&String>| {
+                Some(Recorded {
+                    status,
+                    key_id: key_id.cloned(),
+                    owner: owner.cloned(),
+                    reason: reason.cloned(),
+                })
+            };
         match self {
             Sender::Trusted { facts, .. } => (None, facts.as_deref()),
             Sender::Unsigned => (
-                record(Status::Unverified, None, None, Some(&"no signature".to_owned())),
+                record(
+                    Status::Unverified,
+                    None,
+                    None,
+                    Some(&"no signature".to_owned()),
+                ),
                 None,
             ),
             Sender::Signed {

@@ -59,7 +59,10 @@ impl Senders {
             (Some(key_id), Some(file)) => {
                 let path = config.resolve(file);
                 let pem = std::fs::read_to_string(&path).map_err(|e| {
-                    format!("fetch.private_key_file: cannot read {}: {e}", path.display())
+                    format!(
+                        "fetch.private_key_file: cannot read {}: {e}",
+                        path.display()
+                    )
                 })?;
                 Some((key_id.clone(), pem))
             }
@@ -168,7 +171,11 @@ impl Senders {
             // Its own task: if the budget runs out, the facts still land
             // in the cache for the next activity.
             let task = tokio::spawn(async move { this.facts(&id).await });
-            timeout_at(deadline, task).await.ok().and_then(Result::ok).flatten()
+            timeout_at(deadline, task)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten()
         } else {
             None
         };
@@ -280,8 +287,11 @@ impl Senders {
         facts.software = software;
         self.share("facts", id, &facts);
         let facts = Arc::new(facts);
-        self.facts
-            .put(id.to_owned(), facts.clone(), unix_ms() + self.fetch.ttl_s * 1000);
+        self.facts.put(
+            id.to_owned(),
+            facts.clone(),
+            unix_ms() + self.fetch.ttl_s * 1000,
+        );
         Some(facts)
     }
 
@@ -295,7 +305,11 @@ impl Senders {
         }
         let found = async {
             let well_known = format!("{origin}/.well-known/nodeinfo");
-            let links = self.fetcher.get(&well_known, Kind::Nodeinfo, false).await.ok()?;
+            let links = self
+                .fetcher
+                .get(&well_known, Kind::Nodeinfo, false)
+                .await
+                .ok()?;
             let link = documents::nodeinfo_link(&links)?;
             let doc = self.fetcher.get(&link, Kind::Nodeinfo, false).await.ok()?;
             documents::software(&doc)

@@ -39,7 +39,9 @@ pub fn claim(headers: &HeaderMap) -> Claim {
                     key_id,
                     rfc9421: true,
                 },
-                Some(_) => Claim::Malformed("Signature-Input carries more than one signature".into()),
+                Some(_) => {
+                    Claim::Malformed("Signature-Input carries more than one signature".into())
+                }
                 None => Claim::Malformed("Signature-Input names no keyid".into()),
             },
             Err(e) => Claim::Malformed(format!("unreadable Signature-Input: {e}")),
@@ -173,7 +175,9 @@ fn check_digest(req: &Signed<'_>, rfc9421: bool) -> Result<(), Failure> {
         verify_digest_header(value, req.body)
     };
     result.map_err(|e| match e {
-        SigError::DigestMismatch => Failure::Invalid(format!("the body does not match its {header}")),
+        SigError::DigestMismatch => {
+            Failure::Invalid(format!("the body does not match its {header}"))
+        }
         SigError::UnsupportedDigestAlgorithm(a) => {
             Failure::Unsupported(format!("{header} algorithm `{a}` is not supported"))
         }
@@ -249,7 +253,12 @@ mod tests {
             headers: req.headers(),
             body,
         };
-        check(&signed, &key.verifying_key(), &config(), crate::runtime::unix_ms())
+        check(
+            &signed,
+            &key.verifying_key(),
+            &config(),
+            crate::runtime::unix_ms(),
+        )
     }
 
     #[test]
@@ -260,15 +269,21 @@ mod tests {
             .with_headers(["(request-target)", "host", "date", "digest"])
             .sign(&mut cavage)
             .unwrap();
-        assert_eq!(claim(cavage.headers()), Claim::Signed {
-            key_id: "https://a.example/users/x#main-key".into(),
-            rfc9421: false
-        });
+        assert_eq!(
+            claim(cavage.headers()),
+            Claim::Signed {
+                key_id: "https://a.example/users/x#main-key".into(),
+                rfc9421: false
+            }
+        );
         assert_eq!(check_as_received(&cavage, &key, BODY), Ok(()));
         let mut changed = BODY.to_vec();
         changed[3] ^= 1;
         let err = check_as_received(&cavage, &key, &changed).unwrap_err();
-        assert!(err.to_string().contains("does not match its digest"), "{err}");
+        assert!(
+            err.to_string().contains("does not match its digest"),
+            "{err}"
+        );
         // Another key under the same keyId.
         let other = SigningKey::generate_ed25519();
         let uri: Uri = "/users/alice/inbox".parse().unwrap();
@@ -279,7 +294,12 @@ mod tests {
             body: BODY,
         };
         assert_eq!(
-            check(&signed, &other.verifying_key(), &config(), crate::runtime::unix_ms()),
+            check(
+                &signed,
+                &other.verifying_key(),
+                &config(),
+                crate::runtime::unix_ms()
+            ),
             Err(Failure::Mismatch)
         );
 
@@ -287,7 +307,10 @@ mod tests {
         Rfc9421Signer::new(&key, "https://a.example/users/x#main-key")
             .sign(&mut rfc)
             .unwrap();
-        assert!(matches!(claim(rfc.headers()), Claim::Signed { rfc9421: true, .. }));
+        assert!(matches!(
+            claim(rfc.headers()),
+            Claim::Signed { rfc9421: true, .. }
+        ));
         assert_eq!(check_as_received(&rfc, &key, BODY), Ok(()));
         let err = check_as_received(&rfc, &key, &changed).unwrap_err();
         assert!(err.to_string().contains("content-digest"), "{err}");
@@ -311,7 +334,10 @@ mod tests {
             .sign(&mut bare)
             .unwrap();
         let err = check_as_received(&bare, &key, BODY).unwrap_err();
-        assert!(err.to_string().contains("digest header is not signed"), "{err}");
+        assert!(
+            err.to_string().contains("digest header is not signed"),
+            "{err}"
+        );
     }
 
     #[test]
