@@ -895,6 +895,7 @@ mod tests {
             [
                 "builtin:mention-limit",
                 "builtin:first-contact",
+                "builtin:account-facts",
                 "builtin:duplicate-burst",
                 "builtin:newcomer-burst",
                 "builtin:domain-list"
@@ -906,7 +907,7 @@ mod tests {
     #[test]
     fn an_empty_file_means_the_defaults() {
         let c = Config::parse("").unwrap();
-        assert_eq!(c.policy.len(), 5);
+        assert_eq!(c.policy.len(), 6);
         assert!(c.limits.reuse_instances);
     }
 

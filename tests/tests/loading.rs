@@ -92,7 +92,7 @@ fn files_that_are_not_components_are_refused() {
         "{}",
         errors[2]
     );
-    assert!(errors[3].starts_with("no bundled module `nope` (bundled: domain-list, duplicate-burst, first-contact, keyword, link-spam, mention-limit, newcomer-burst, rate-limit)"), "{}", errors[3]);
+    assert!(errors[3].starts_with("no bundled module `nope` (bundled: account-facts, domain-list, duplicate-burst, first-contact, keyword, link-spam, mention-limit, newcomer-burst, rate-limit)"), "{}", errors[3]);
     assert!(p.policies().modules().is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -200,6 +200,7 @@ fn the_example_vendor_module_drops_in_beside_the_bundled_ones() {
         [
             "mention-limit",
             "first-contact",
+            "account-facts",
             "duplicate-burst",
             "newcomer-burst",
             "domain-list",

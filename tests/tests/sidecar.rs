@@ -394,6 +394,7 @@ async fn the_admin_api_needs_the_token() {
         [
             "mention-limit",
             "first-contact",
+            "account-facts",
             "duplicate-burst",
             "newcomer-burst",
             "domain-list"
