@@ -1,6 +1,6 @@
 //! The targets of docs/EVALUATION.md, asserted on counts: the standard
-//! scenario (seed 1: three weeks of history, then a week with ten adaptive
-//! waves) and its install day, replayed in simulated time through the
+//! scenario (seed 1: three weeks of history, then a week with twelve
+//! adaptive waves; every line with its actor's facts) and its install day, replayed in simulated time through the
 //! bundled default modules exactly as `palisade replay --config
 //! examples/evaluation/palisade.toml` does (the learning period included).
 
@@ -56,9 +56,10 @@ fn the_standard_scenario_meets_the_targets() {
     let legit = &report.classes.legit;
     assert!(wave.total >= 2000 && legit.total >= 8000, "{table}");
 
-    // ≥ 99% of wave activities stopped, across the variants.
+    // ≥ 99% of wave activities stopped, across the variants (99.9% since
+    // the actor facts and `account-facts`: ≥ 99.5% asserted).
     assert!(
-        wave.stopped() * 100 >= wave.total * 99,
+        wave.stopped() * 1000 >= wave.total * 995,
         "{} of {} wave activities stopped\n{table}",
         wave.stopped(),
         wave.total
@@ -84,16 +85,27 @@ fn the_standard_scenario_meets_the_targets() {
         busy.outcomes.rejected * 1000 <= busy.outcomes.total,
         "{table}"
     );
-    // ≤ 20 wave activities accepted before each wave's first stop.
+    // ≤ 20 wave activities accepted before each wave's first stop (at
+    // most 4 are).
+    first_stops(&report, 4, &table);
+    // A server that says its accounts date from 2019 ages them no further
+    // than the host has known it: they are new, and stopped.
+    let backdated = &report.labels["wave/backdated"].outcomes;
+    assert_eq!(backdated.accepted, 0, "{table}");
+}
+
+/// No more than `most` activities of each wave accepted before its first
+/// stop.
+fn first_stops(report: &Report, most: u64, table: &str) {
     let waves: Vec<_> = report
         .labels
         .iter()
         .filter(|(label, _)| label.starts_with("wave/"))
         .collect();
-    assert!(waves.len() >= 9, "{table}");
+    assert!(waves.len() >= 11, "{table}");
     for (label, l) in waves {
         assert!(
-            l.accepted_before_first_stop <= 20,
+            l.accepted_before_first_stop <= most,
             "{label}: {} accepted before its first stop\n{table}",
             l.accepted_before_first_stop
         );
@@ -109,7 +121,17 @@ fn on_install_day_no_legitimate_busy_thread_is_rejected() {
     assert_eq!(busy.outcomes.rejected, 0, "{table}");
     // Nothing legitimate is rejected that day: held at most.
     assert_eq!(report.classes.legit.rejected, 0, "{table}");
-    // And the waves are still stopped (held for a moderator).
+    // With the actors' own servers saying who is old, fewer are held
+    // than every busy thread (≤ 10%; 16% before actor facts).
+    let legit = &report.classes.legit;
+    assert!(legit.quarantined * 10 <= legit.total, "{table}");
+    // And the waves are still stopped (held for a moderator): ≥ 95%
+    // (80% before actor facts), each wave stopped within its first 20.
     let wave = &report.classes.wave;
-    assert!(wave.stopped() * 100 >= wave.total * 80, "{table}");
+    assert!(wave.stopped() * 100 >= wave.total * 95, "{table}");
+    first_stops(&report, 20, &table);
+    // `one-mention` got 240 of 300 through on this day before; its
+    // accounts' servers say they are hours old and empty.
+    let one = &report.labels["wave/one-mention"].outcomes;
+    assert!(one.accepted * 10 <= one.total, "{table}");
 }
