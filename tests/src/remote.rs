@@ -17,6 +17,8 @@ use tokio::process::{Child, Command};
 
 use crate::{TempDir, root};
 
+pub mod scene;
+
 /// How long a harness process may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
