@@ -119,7 +119,9 @@ impl Setup {
 
 impl Scene {
     /// Sign `activity` with a key from the keys file `keys` and deliver it
-    /// to Palisade's shared inbox, `Host: mastodon.example`.
+    /// to Palisade's shared inbox, `Host: mastodon.example`. Unless `opts`
+    /// names a key, an actor of the remote signs with its own keyId (which
+    /// depends on its server's style).
     pub async fn deliver_with(
         &self,
         keys: &Path,
@@ -127,7 +129,18 @@ impl Scene {
         opts: &SignOptions,
     ) -> Vec<Answer> {
         let url = format!("{}/inbox", self.palisade.url);
-        sign_post(keys, &url, HOST, activity, opts).await
+        let mut opts = opts.clone();
+        if opts.key_id.is_none() {
+            let prefix = format!("{}/users/", self.remote.base());
+            let parsed: Value = serde_json::from_slice(activity).unwrap_or_default();
+            if let Some(name) = parsed["actor"]
+                .as_str()
+                .and_then(|a| a.strip_prefix(&prefix))
+            {
+                opts.key_id = Some(self.remote.key_id(name));
+            }
+        }
+        sign_post(keys, &url, HOST, activity, &opts).await
     }
 
     /// Deliver `activity` signed with the remote's own keys; the status the
