@@ -4,7 +4,7 @@
 //                 [--host mastodon.example] [--format cavage|rfc9421]
 //                 [--algorithm rsa-sha256|hs2019] [--date "<HTTP date>"]
 //                 [--created-offset-s N] [--no-digest] [--unsigned] [--repeat N]
-//                 [--header K:V ...] [--flip-byte N] ACTIVITY.json
+//                 [--header K:V ...] [--flip-byte N] [--rfc9421-params LIST] ACTIVITY.json
 //
 // The body is the file's bytes exactly. Host defaults to the URL's host;
 // --key-id defaults to the activity's actor + "#main-key".
@@ -19,7 +19,8 @@
 // `Signature: sig1=:...:`, with `Content-Digest: sha-256=:...:` (RFC 9530).
 // The signature base is built by the library's RFC9421SignatureBaseFactory,
 // with @target-uri = https://<Host><path> (senders sign the public URL), and
-// signed with node:crypto.
+// signed with node:crypto. --rfc9421-params lists the signature parameters
+// in the order to send them (default created,keyid,alg; any subset).
 //
 // --created-offset-s N signs as if N seconds ago (negative: in the future):
 // it moves the Date header and RFC 9421's created. --date sets the Date
@@ -46,7 +47,7 @@ import { readKeys } from './keys.mjs';
 
 const USAGE = 'usage: node sign.mjs --keys FILE --url URL [--key-id URL] [--host HOST] [--format cavage|rfc9421] '
   + '[--algorithm rsa-sha256|hs2019] [--date DATE] [--created-offset-s N] [--no-digest] [--unsigned] '
-  + '[--repeat N] [--header K:V ...] [--flip-byte N] ACTIVITY.json';
+  + '[--repeat N] [--header K:V ...] [--flip-byte N] [--rfc9421-params created,keyid,alg] ACTIVITY.json';
 const FLAGS = new Set(['no-digest', 'unsigned']);
 const opts = { header: [] };
 let file = null;
@@ -131,9 +132,15 @@ function signRfc9421(keyId, key, keyType) {
     headers['Content-Digest'] = `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
     components.push(['content-digest', {}]);
   }
-  headers['Signature-Input'] = convertSignatureParamsDictionary({
-    sig1: [components, { created: Math.floor(nowMs / 1000), keyid: keyId, alg }],
-  });
+  // The parameters in the order asked for: a verifier must rebuild
+  // @signature-params exactly as received, whatever the order.
+  const values = { created: Math.floor(nowMs / 1000), keyid: keyId, alg };
+  const params = new Map();
+  for (const name of (opts['rfc9421-params'] ?? 'created,keyid,alg').split(',').filter(Boolean)) {
+    if (!(name in values)) { console.error(`--rfc9421-params: unknown parameter ${name} (created, keyid, alg)`); process.exit(2); }
+    params.set(name, values[name]);
+  }
+  headers['Signature-Input'] = convertSignatureParamsDictionary({ sig1: [components, params] });
   const base = new RFC9421SignatureBaseFactory({ method: 'POST', url: path, headers }, 'https').generate('sig1');
   const signature = cryptoSign(keyType === 'ed25519' ? null : 'sha256', Buffer.from(base), key.privateKeyPem);
   headers.Signature = `sig1=:${signature.toString('base64')}:`;

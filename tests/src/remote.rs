@@ -442,6 +442,9 @@ pub struct SignOptions {
     pub flip_byte: Option<usize>,
     /// Headers added (or replacing signed ones) after signing.
     pub headers: Vec<(String, String)>,
+    /// RFC 9421: the signature parameters in the order sent (default
+    /// `created,keyid,alg`).
+    pub rfc9421_params: Option<String>,
 }
 
 /// What the receiver answered one request.
@@ -498,6 +501,9 @@ pub async fn sign_post(
     }
     if let Some(n) = opts.flip_byte {
         cmd.args(["--flip-byte", &n.to_string()]);
+    }
+    if let Some(p) = &opts.rfc9421_params {
+        cmd.args(["--rfc9421-params", p]);
     }
     for (k, v) in &opts.headers {
         cmd.args(["--header", &format!("{k}:{v}")]);
