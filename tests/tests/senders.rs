@@ -650,3 +650,68 @@ async fn a_create_naming_its_object_by_uri_is_judged_on_the_fetched_object() {
         }
     }
 }
+
+/// What the `witness` fixture (contract 0.4.0) was told about the actor's
+/// facts: the `facts=` part of its reason.
+fn witnessed_facts(decision: &Value) -> String {
+    let reason = decision["trace"]
+        .as_array()
+        .and_then(|t| t.iter().find(|m| m["module"] == "witness"))
+        .and_then(|m| m["reason"].as_str())
+        .unwrap_or_else(|| panic!("no witness reason: {decision:#}"));
+    let start = reason
+        .find("facts=")
+        .unwrap_or_else(|| panic!("the witness reports no facts (contract 0.4.0): {reason}"))
+        + "facts=".len();
+    let end = reason[start..]
+        .find(" media=")
+        .map_or(reason.len(), |e| start + e);
+    reason[start..end].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_is_told_what_the_actors_server_says_about_it() {
+    let world = json!({
+        "actors": {"vet": {
+            "published": "2019-03-01T12:00:00Z",
+            "preferred_username": "vet_2019",
+            "name": "Old Timer",
+            "avatar": false,
+            "followers": null,
+            "following": 7,
+            "discoverable": false,
+        }},
+        "software": {"name": "gotosocial", "version": "0.17.3"},
+    });
+    let witness = format!(
+        "[[policy]]\nsource = \"{}\"\n",
+        palisade_e2e::fixture("witness").display()
+    );
+    let s = Setup::new(world).tables(&witness).start().await;
+    let body = post(&s.remote, "vet", 1);
+    assert_eq!(s.deliver(&body, &SignOptions::default()).await, 202);
+    let d = s.last().await;
+    assert_eq!(status(&d), "verified", "{d:#}");
+    let facts = witnessed_facts(&d);
+    // 2019-03-01T12:00:00Z in milliseconds.
+    for part in [
+        "published:1551441600000",
+        "user:vet_2019",
+        "name:Old Timer",
+        "avatar:false",
+        "followers:-",
+        "following:7",
+        "discoverable:false",
+        "software:gotosocial",
+    ] {
+        assert!(facts.contains(part), "{part} in {facts}");
+    }
+    // A forged delivery naming the same actor tells the module nothing.
+    let forged = post(&s.remote, "vet", 2);
+    let unsigned = SignOptions {
+        unsigned: true,
+        ..Default::default()
+    };
+    s.deliver(&forged, &unsigned).await;
+    assert_eq!(witnessed_facts(&s.last().await), "-");
+}
