@@ -83,7 +83,7 @@ impl Fetcher {
         let signer = match signer {
             Some((key_id, pem)) => Some((
                 SigningKey::from_pem(&pem).map_err(|e| {
-                    format!("fetch.private_key_file: not a PKCS#8 private key: {e}")
+                    format!("fetch.private_key_file: not a PEM private key (PKCS#8 or PKCS#1): {e}")
                 })?,
                 key_id,
             )),
