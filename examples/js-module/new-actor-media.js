@@ -27,7 +27,7 @@
  * | `no_alt_points` | 2.0 | points added when no counted attachment has alt text |
  * | `rewrite` | `"mark-sensitive"` | `"mark-sensitive"`, `"strip-media"` or `"none"` |
  */
-import { log } from "palisade:policy/log@0.3.0";
+import { log } from "palisade:policy/log@0.4.0";
 
 const NAME = "new-actor-media";
 const VERSION = "0.1.0";

@@ -110,7 +110,14 @@ impl PolicySet {
             Vec::new()
         };
         let (activity, notes, mended) = (Activity::from(p.activity), p.notes, p.mended);
-        let cx = self.context(&activity, envelope, record, facts.as_deref(), relations);
+        let cx = self.context(
+            &activity,
+            envelope,
+            record,
+            &sender,
+            facts.as_deref(),
+            relations,
+        );
         let mut combiner = Combiner::new(activity.id.clone(), self.thresholds);
         // Modules that asked for the raw JSON get their own copy with it.
         let mut with_raw: Option<Activity> = None;
@@ -179,6 +186,7 @@ impl PolicySet {
         activity: &Activity,
         envelope: &Envelope,
         record: bool,
+        sender: &crate::senders::View,
         facts: Option<&ActorFacts>,
         relations: sdk::Relations,
     ) -> Context {
@@ -228,6 +236,8 @@ impl PolicySet {
                 active_days: relations.active_days,
             },
             learning,
+            sender: sender.into(),
+            actor_facts: facts.map(Into::into),
         }
     }
 

@@ -184,7 +184,7 @@ pub fn create(
     Ok(written)
 }
 
-/// The contract version this Palisade's WIT declares (`0.3.0`).
+/// The contract version this Palisade's WIT declares (`0.4.0`).
 pub fn contract_version() -> &'static str {
     WIT.lines()
         .find_map(|l| l.trim().strip_prefix("package palisade:policy@"))

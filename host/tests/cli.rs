@@ -417,7 +417,7 @@ fn keygen_sign_verify_and_inspect_a_module() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["name"], "mention-limit");
     assert_eq!(doc["version"], "0.1.0");
-    assert_eq!(doc["contract"], "0.3.0");
+    assert_eq!(doc["contract"], "0.4.0");
     assert_eq!(doc["signature"]["status"], "trusted");
     assert_eq!(doc["signature"]["trusted_comment"], "limit.wasm");
     assert_eq!(
@@ -436,7 +436,7 @@ fn keygen_sign_verify_and_inspect_a_module() {
         "{text}"
     );
     assert!(
-        text.contains("contract:      palisade:policy@0.3.0"),
+        text.contains("contract:      palisade:policy@0.4.0"),
         "{text}"
     );
 

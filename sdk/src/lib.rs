@@ -139,6 +139,7 @@ pub mod newcomer;
 #[cfg(feature = "parse")]
 pub mod parse;
 pub mod relations;
+mod sender;
 pub mod similar;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -148,8 +149,8 @@ mod verdict;
 pub use bindings::palisade::policy::lists::{DomainEntry, Severity};
 pub use bindings::palisade::policy::log::Level;
 pub use bindings::palisade::policy::types::{
-    Activity, Attachment, Context, Description, Direction, Mention, Relations, Rewrite, Ruling,
-    Score, Thread, Verdict, Visibility,
+    Activity, ActorFacts, Attachment, Context, Description, Direction, Mention, Relations, Rewrite,
+    Ruling, Score, Sender, SenderStatus, Thread, Verdict, Visibility,
 };
 pub use capability::{lists, log, state};
 

@@ -47,11 +47,56 @@ pub use crate::relations::ESTABLISHED_DAYS;
 /// then mentions ten people has not been here a week in any sense that
 /// matters. (During the host's learning period every actor is new in
 /// this sense.)
+///
+/// The actor's facts ([`Context::actor_facts`]) count only against it: an
+/// account its own server says was made (`published`) less than `hours`
+/// ago is new, whenever the host first saw it — a server has no reason to
+/// make its accounts look younger. Its word that an account is old does not
+/// make the account known here: it already moved `actor_first_seen` as far
+/// back as the host allows ([`account_age`]), and an old account must still
+/// have been let through on [`ESTABLISHED_DAYS`] days.
 pub fn is_new_actor(cx: &Context, hours: u64) -> bool {
+    let published = cx.actor_facts.as_ref().and_then(|f| f.published);
     !cx.actor_local
         && cx.relations.local_followers == 0
         && (recent(cx.actor_first_seen, cx, hours).is_some()
+            || recent(published, cx, hours).is_some()
             || cx.relations.active_days < ESTABLISHED_DAYS)
+}
+
+/// An actor's age as the host tells it in
+/// [`Context::actor_first_seen`]: when the host first saw it, or when its
+/// server says the account was made (`published`) if that is earlier — but,
+/// outside the learning period, never earlier than when the host first saw
+/// that server (`host_first_seen`): a server's word cannot age its accounts
+/// past what the host knows of the server (one set up last week says its
+/// accounts date from 2017). During the learning period every server is
+/// new, and the server's word is all there is.
+///
+/// ```
+/// use palisade_sdk::newcomer::account_age;
+/// // Made long ago, says a server the host has known since 100: 100.
+/// assert_eq!(account_age(1_000, Some(10), Some(100), false), 100);
+/// // Made at 900, first seen at 1 000: 900.
+/// assert_eq!(account_age(1_000, Some(900), Some(100), false), 900);
+/// // During the learning period the server's word stands.
+/// assert_eq!(account_age(1_000, Some(10), Some(1_000), true), 10);
+/// ```
+pub fn account_age(
+    first_seen: u64,
+    published: Option<u64>,
+    host_first_seen: Option<u64>,
+    learning: bool,
+) -> u64 {
+    let Some(published) = published else {
+        return first_seen;
+    };
+    let floor = if learning {
+        0
+    } else {
+        host_first_seen.unwrap_or(first_seen)
+    };
+    first_seen.min(published.max(floor))
 }
 
 /// How many of the local users `activity` mentions have no tie to its
@@ -177,6 +222,17 @@ mod tests {
         let mut cx = host.context_for(&a);
         cx.actor_first_seen = Some(cx.received_at);
         cx.actor_local = true;
+        assert!(!is_new_actor(&cx, 24));
+        // Made an hour ago, its server says, though first seen a day ago:
+        // new. Made long ago: that changes nothing here.
+        let mut cx = host.context_for(&a);
+        assert!(!is_new_actor(&cx, 24));
+        cx.actor_facts = Some(crate::ActorFacts {
+            published: Some(cx.received_at - HOUR_MS),
+            ..crate::ActorFacts::default()
+        });
+        assert!(is_new_actor(&cx, 24));
+        cx.actor_facts.as_mut().unwrap().published = Some(cx.received_at - 1000 * HOUR_MS);
         assert!(!is_new_actor(&cx, 24));
         // No local mention: no first contact, however new.
         let remote = host

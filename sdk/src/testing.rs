@@ -1,5 +1,6 @@
 //! A native test host: run a module's logic in plain `cargo test`, with
-//! in-memory state, lists, a log and a clock the test controls.
+//! in-memory state, lists, a log and a clock the test controls, and the
+//! sender's status and the actor's facts the test chooses.
 //!
 //! ```
 //! use palisade_sdk::testing::TestHost;
@@ -17,7 +18,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::memory::{MemoryState, NamedList};
-use crate::{Activity, Context, Direction, DomainEntry, Level, Policy, Verdict};
+use crate::{
+    Activity, ActorFacts, Context, Direction, DomainEntry, Level, Policy, Sender, Verdict,
+};
 
 /// 2024-02-15T00:00:00Z, the week the first wave hit: where the clock starts.
 pub const DEFAULT_START_MS: u64 = 1_707_955_200_000;
@@ -45,6 +48,13 @@ pub struct HostState {
     /// The days each actor was active on, for `relations.active_days`.
     active: HashMap<String, std::collections::BTreeSet<u64>>,
     learning: bool,
+    /// Who contexts say is speaking (see [`TestHost::sender`]).
+    sender: Sender,
+    /// What each actor's server says about it (see [`TestHost::actor_facts`]).
+    facts: HashMap<String, ActorFacts>,
+    /// Whether the current call may write state: the sender of the
+    /// context being judged is verified.
+    record: bool,
 }
 
 impl crate::relations::Known for HostState {
@@ -119,6 +129,9 @@ impl TestHost {
                 posts: HashMap::new(),
                 active: HashMap::new(),
                 learning: false,
+                sender: Sender::verified(),
+                facts: HashMap::new(),
+                record: true,
             })),
         }
     }
@@ -148,6 +161,58 @@ impl TestHost {
     /// Make a named list available to `lists`.
     pub fn list(self, name: &str, list: NamedList) -> Self {
         self.inner.borrow_mut().lists.insert(name.to_owned(), list);
+        self
+    }
+
+    /// Who the contexts of the activities judged from now on say is
+    /// speaking: a [`SenderStatus`](crate::SenderStatus) (with a generic
+    /// reason) or a whole [`Sender`]. The default is verified.
+    ///
+    /// As in the host, only a verified sender's activity writes: otherwise
+    /// first-seen times are read but not recorded, the actor gets no
+    /// [`actor_facts`](TestHost::actor_facts), and `state` answers as if the
+    /// activity had been counted while storing nothing (`hit` returns the
+    /// count so far plus one).
+    ///
+    /// ```
+    /// # #[cfg(feature = "parse")] {
+    /// use palisade_sdk::{SenderStatus, testing::TestHost};
+    /// let host = TestHost::new().sender(SenderStatus::Unverified);
+    /// let post = host.parse(r#"{"type":"Create","actor":"https://a.example/u/x",
+    ///     "object":{"type":"Note","content":"hi"}}"#).unwrap();
+    /// let cx = host.context_for(&post);
+    /// assert_eq!(cx.sender.status, SenderStatus::Unverified);
+    /// assert!(cx.actor_facts.is_none());
+    /// # }
+    /// ```
+    pub fn sender(self, sender: impl Into<Sender>) -> Self {
+        self.inner.borrow_mut().sender = sender.into();
+        self
+    }
+
+    /// What `actor`'s server says about it, given in the context of its
+    /// activities while the sender is verified (the host fetches an
+    /// actor's facts only for a sender it verified as that actor). Its
+    /// `published` date also moves `actor_first_seen` back as the host
+    /// does ([`account_age`](crate::newcomer::account_age)).
+    ///
+    /// ```
+    /// # #[cfg(feature = "parse")] {
+    /// use palisade_sdk::{ActorFacts, testing::TestHost};
+    /// let host = TestHost::new().actor_facts(
+    ///     "https://a.example/u/x",
+    ///     ActorFacts { followers: Some(0), ..ActorFacts::default() },
+    /// );
+    /// let post = host.parse(r#"{"type":"Create","actor":"https://a.example/u/x",
+    ///     "object":{"type":"Note","content":"hi"}}"#).unwrap();
+    /// assert_eq!(host.context_for(&post).actor_facts.unwrap().followers, Some(0));
+    /// # }
+    /// ```
+    pub fn actor_facts(self, actor: &str, facts: ActorFacts) -> Self {
+        self.inner
+            .borrow_mut()
+            .facts
+            .insert(actor.to_owned(), facts);
         self
     }
 
@@ -238,18 +303,40 @@ impl TestHost {
     }
 
     /// The context the host would give `activity` now, recording first-seen
-    /// times as the host does.
+    /// times as the host does (for a verified sender only).
     pub fn context_for(&self, activity: &Activity) -> Context {
         let mut inner = self.inner.borrow_mut();
         let now = inner.now;
+        let sender = inner.sender.clone();
+        let mut first_seen = |key: String| {
+            if sender.is_verified() {
+                inner.state.first_seen(&key, now)
+            } else {
+                inner.state.seen_since(&key).unwrap_or(now)
+            }
+        };
         let actor_first_seen = activity
             .actor
             .as_ref()
-            .map(|a| inner.state.first_seen(&format!("actor\0{a}"), now));
+            .map(|a| first_seen(format!("actor\0{a}")));
         let host_first_seen = activity
             .actor_host
             .as_ref()
-            .map(|h| inner.state.first_seen(&format!("host\0{h}"), now));
+            .map(|h| first_seen(format!("host\0{h}")));
+        let actor_facts = activity
+            .actor
+            .as_ref()
+            .filter(|_| sender.is_verified())
+            .and_then(|a| inner.facts.get(a))
+            .cloned();
+        let actor_first_seen = actor_first_seen.map(|seen| {
+            crate::newcomer::account_age(
+                seen,
+                actor_facts.as_ref().and_then(|f| f.published),
+                host_first_seen,
+                inner.learning,
+            )
+        });
         let actor_local = activity
             .actor_host
             .as_ref()
@@ -264,6 +351,8 @@ impl TestHost {
             recipient: None,
             relations: crate::relations::relations(activity, &local_hosts, &*inner),
             learning: inner.learning,
+            sender,
+            actor_facts,
         }
     }
 
@@ -273,9 +362,13 @@ impl TestHost {
         self.judge_in::<P>(policy, activity, &cx)
     }
 
-    /// Judge with a context the test built itself.
+    /// Judge with a context the test built itself. State is written only
+    /// when its sender is verified, as in the host.
     pub fn judge_in<P: Policy>(&self, policy: &P, activity: &Activity, cx: &Context) -> Verdict {
-        self.call::<P, _>(|| policy.judge(activity, cx))
+        self.inner.borrow_mut().record = cx.sender.is_verified();
+        let verdict = self.call::<P, _>(|| policy.judge(activity, cx));
+        self.inner.borrow_mut().record = true;
+        verdict
     }
 
     /// Configure `P` with `config`, parse `json` and judge it: the whole path
@@ -322,15 +415,25 @@ impl HostState {
         self.state.get(key, self.now)
     }
 
+    // Without `record`, writes are skipped and counts answer as if this
+    // activity had been counted, as in the host.
+
     pub(crate) fn state_put(&mut self, key: &str, value: &[u8], ttl: u32) {
-        self.state.put(key, value, ttl, self.now)
+        if self.record {
+            self.state.put(key, value, ttl, self.now)
+        }
     }
 
     pub(crate) fn state_delete(&mut self, key: &str) {
-        self.state.delete(key)
+        if self.record {
+            self.state.delete(key)
+        }
     }
 
     pub(crate) fn state_hit(&mut self, key: &str, window: u32) -> u64 {
+        if !self.record {
+            return self.state.count(key, window, self.now) + 1;
+        }
         self.state.hit(key, window, self.now)
     }
 
@@ -339,6 +442,11 @@ impl HostState {
     }
 
     pub(crate) fn state_distinct_add(&mut self, key: &str, member: &str, window: u32) -> u64 {
+        if !self.record {
+            let n = self.state.distinct_count(key, window, self.now);
+            let known = self.state.distinct_has(key, member, window, self.now);
+            return n + u64::from(!known);
+        }
         self.state.distinct_add(key, member, window, self.now)
     }
 
@@ -380,4 +488,86 @@ pub fn documents(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
             (p, text)
         })
         .collect()
+}
+
+#[cfg(all(test, feature = "parse"))]
+mod tests {
+    use super::*;
+    use crate::{Description, SenderStatus, state};
+
+    /// Counts each activity of an actor; reports the count as points.
+    struct Counter;
+
+    impl Policy for Counter {
+        fn describe() -> Description {
+            Description::new("counter", "0.1.0", "Counts.").capabilities(["state"])
+        }
+        fn configure(_: &str) -> Result<Self, String> {
+            Ok(Counter)
+        }
+        fn judge(&self, a: &Activity, _: &Context) -> Verdict {
+            let n = state::hit(a.actor.as_deref().unwrap_or(""), 3600);
+            Verdict::score(n as f64, "counted")
+        }
+    }
+
+    const ACTOR: &str = "https://a.example/u/x";
+
+    fn post(host: &TestHost) -> Activity {
+        host.parse(&format!(
+            r#"{{"type":"Create","actor":"{ACTOR}","object":{{"type":"Note","content":"hi"}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_unverified_senders_counts_are_answered_and_not_stored() {
+        let host = TestHost::new().sender(SenderStatus::Unverified);
+        let module = host.configure::<Counter>("{}").unwrap();
+        let a = post(&host);
+        assert_eq!(host.judge(&module, &a).points(), 1.0);
+        assert_eq!(host.judge(&module, &a).points(), 1.0);
+        let host = host.sender(SenderStatus::Verified);
+        assert_eq!(host.judge(&module, &a).points(), 1.0);
+        assert_eq!(host.judge(&module, &a).points(), 2.0);
+        let host = host.sender(SenderStatus::Invalid);
+        assert_eq!(host.judge(&module, &a).points(), 3.0);
+        let host = host.sender(SenderStatus::Verified);
+        assert_eq!(host.judge(&module, &a).points(), 3.0);
+    }
+
+    #[test]
+    fn only_a_verified_sender_records_first_seen_times_and_gets_facts() {
+        let year = 365 * 24 * crate::newcomer::HOUR_MS;
+        let host = TestHost::new()
+            .sender(SenderStatus::Unverified)
+            .actor_facts(
+                ACTOR,
+                ActorFacts {
+                    published: Some(DEFAULT_START_MS - year),
+                    ..ActorFacts::default()
+                },
+            );
+        let a = post(&host);
+        let cx = host.context_for(&a);
+        assert_eq!(cx.actor_first_seen, Some(DEFAULT_START_MS));
+        assert!(cx.actor_facts.is_none());
+        // A day later the actor, never seen verified, is still first seen now.
+        host.advance(Duration::from_secs(24 * 3600));
+        let host = host.sender(SenderStatus::Verified);
+        let cx = host.context_for(&a);
+        let now = host.now();
+        assert_eq!(cx.sender, Sender::verified());
+        // Its server says it was made a year ago; the host first saw the
+        // server now: that bounds it.
+        assert_eq!(cx.actor_first_seen, Some(now));
+        assert_eq!(
+            cx.actor_facts.unwrap().published,
+            Some(DEFAULT_START_MS - year)
+        );
+        // In the learning period the server's word stands.
+        host.set_learning(true);
+        let cx = host.context_for(&a);
+        assert_eq!(cx.actor_first_seen, Some(DEFAULT_START_MS - year));
+    }
 }

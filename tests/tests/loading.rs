@@ -26,7 +26,7 @@ fn an_ungranted_capability_refuses_the_module_by_name() {
     let errors = failures(&p);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
-        errors[0].starts_with("imports `palisade:policy/state@0.3.0` but is not granted `state`"),
+        errors[0].starts_with("imports `palisade:policy/state@0.4.0` but is not granted `state`"),
         "{}",
         errors[0]
     );

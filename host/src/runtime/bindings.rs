@@ -10,11 +10,43 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::palisade::policy::types::{
-    Activity, Attachment, Context, Description, Direction, Mention, Relations, Rewrite, Ruling,
-    Score, Thread, Verdict, Visibility,
+    Activity, ActorFacts, Attachment, Context, Description, Direction, Mention, Relations, Rewrite,
+    Ruling, Score, Sender, SenderStatus, Thread, Verdict, Visibility,
 };
 
+use crate::senders;
 use palisade_sdk as sdk;
+
+impl From<&senders::View> for Sender {
+    fn from(v: &senders::View) -> Self {
+        Sender {
+            status: match v.status {
+                senders::Status::Verified => SenderStatus::Verified,
+                senders::Status::Unverified => SenderStatus::Unverified,
+                senders::Status::Invalid => SenderStatus::Invalid,
+            },
+            key_id: v.key_id.clone(),
+            reason: v.reason.clone(),
+        }
+    }
+}
+
+/// The facts without the actor's id: they are only ever given about the
+/// activity's actor.
+impl From<&senders::ActorFacts> for ActorFacts {
+    fn from(f: &senders::ActorFacts) -> Self {
+        ActorFacts {
+            published: f.published,
+            preferred_username: f.preferred_username.clone(),
+            name: f.name.clone(),
+            has_avatar: f.has_avatar,
+            followers: f.followers,
+            following: f.following,
+            discoverable: f.discoverable,
+            software: f.software.clone(),
+        }
+    }
+}
 
 impl From<sdk::Activity> for Activity {
     fn from(a: sdk::Activity) -> Self {

@@ -1,6 +1,6 @@
 //! Every `palisade:policy` version the host speaks. A module is bound with
 //! the version it was built against: the current one (`wit/`), or an older
-//! one kept as released (`wit/v0.1`, `wit/v0.2`). An older module's calls
+//! one kept as released (`wit/v0.1` to `wit/v0.3`). An older module's calls
 //! are adapted: what it exports is converted to the current types, what the
 //! host passes in is converted to its types (fields added since are left
 //! out), and its capability imports are served by the current
@@ -12,14 +12,23 @@ use wasmtime::component::{Component, Linker};
 use super::StoreData;
 use super::bindings::palisade::policy::{lists, log, state};
 use super::bindings::{
-    Activity, Context, Description, Direction, PolicyModule, PolicyModulePre, Rewrite, Ruling,
-    Score, Verdict, Visibility,
+    Activity, Attachment, Context, Description, Direction, PolicyModule, PolicyModulePre, Rewrite,
+    Ruling, Score, Thread, Verdict, Visibility,
 };
 
 /// The host side of `palisade:policy@0.1.0`.
 pub(crate) mod v0_1 {
     wasmtime::component::bindgen!({
         path: "wit/v0.1",
+        world: "policy-module",
+        imports: { default: trappable },
+    });
+}
+
+/// The host side of `palisade:policy@0.3.0`.
+pub(crate) mod v0_3 {
+    wasmtime::component::bindgen!({
+        path: "wit/v0.3",
         world: "policy-module",
         imports: { default: trappable },
     });
@@ -38,6 +47,7 @@ pub(crate) mod v0_2 {
 pub(crate) fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     type Data = wasmtime::component::HasSelf<StoreData>;
     PolicyModule::add_to_linker::<StoreData, Data>(linker, |s| s)?;
+    v0_3::PolicyModule::add_to_linker::<StoreData, Data>(linker, |s| s)?;
     v0_2::PolicyModule::add_to_linker::<StoreData, Data>(linker, |s| s)?;
     v0_1::PolicyModule::add_to_linker::<StoreData, Data>(linker, |s| s)?;
     Ok(())
@@ -46,6 +56,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<
 /// A module ready to instantiate, bound with its version.
 pub(crate) enum Pre {
     Current(PolicyModulePre<StoreData>),
+    V0_3(v0_3::PolicyModulePre<StoreData>),
     V0_2(v0_2::PolicyModulePre<StoreData>),
     V0_1(v0_1::PolicyModulePre<StoreData>),
 }
@@ -53,6 +64,7 @@ pub(crate) enum Pre {
 /// An instance's exports, with its version.
 pub(crate) enum Bindings {
     Current(PolicyModule),
+    V0_3(v0_3::PolicyModule),
     V0_2(v0_2::PolicyModule),
     V0_1(v0_1::PolicyModule),
 }
@@ -64,8 +76,9 @@ impl Pre {
         let pre = linker.instantiate_pre(component)?;
         match PolicyModulePre::new(pre.clone()) {
             Ok(current) => Ok(Pre::Current(current)),
-            Err(error) => v0_2::PolicyModulePre::new(pre.clone())
-                .map(Pre::V0_2)
+            Err(error) => v0_3::PolicyModulePre::new(pre.clone())
+                .map(Pre::V0_3)
+                .or_else(|_| v0_2::PolicyModulePre::new(pre.clone()).map(Pre::V0_2))
                 .or_else(|_| v0_1::PolicyModulePre::new(pre).map(Pre::V0_1))
                 .map_err(|_| error),
         }
@@ -74,6 +87,7 @@ impl Pre {
     pub(crate) fn instantiate(&self, store: &mut Store<StoreData>) -> wasmtime::Result<Bindings> {
         Ok(match self {
             Pre::Current(pre) => Bindings::Current(pre.instantiate(store)?),
+            Pre::V0_3(pre) => Bindings::V0_3(pre.instantiate(store)?),
             Pre::V0_2(pre) => Bindings::V0_2(pre.instantiate(store)?),
             Pre::V0_1(pre) => Bindings::V0_1(pre.instantiate(store)?),
         })
@@ -84,6 +98,9 @@ impl Bindings {
     pub(crate) fn describe(&self, store: &mut Store<StoreData>) -> wasmtime::Result<Description> {
         Ok(match self {
             Bindings::Current(b) => b.palisade_policy_policy().call_describe(store)?,
+            Bindings::V0_3(b) => {
+                adapt_v0_3::description(b.palisade_policy_policy().call_describe(store)?)
+            }
             Bindings::V0_2(b) => {
                 adapt_v0_2::description(b.palisade_policy_policy().call_describe(store)?)
             }
@@ -100,6 +117,7 @@ impl Bindings {
     ) -> wasmtime::Result<Result<(), String>> {
         match self {
             Bindings::Current(b) => b.palisade_policy_policy().call_configure(store, json),
+            Bindings::V0_3(b) => b.palisade_policy_policy().call_configure(store, json),
             Bindings::V0_2(b) => b.palisade_policy_policy().call_configure(store, json),
             Bindings::V0_1(b) => b.palisade_policy_policy().call_configure(store, json),
         }
@@ -113,6 +131,14 @@ impl Bindings {
     ) -> wasmtime::Result<Verdict> {
         match self {
             Bindings::Current(b) => b.palisade_policy_policy().call_judge(store, activity, cx),
+            Bindings::V0_3(b) => {
+                let v = b.palisade_policy_policy().call_judge(
+                    store,
+                    &adapt_v0_3::activity(activity),
+                    &adapt_v0_3::context(cx),
+                )?;
+                Ok(adapt_v0_3::verdict(v))
+            }
             Bindings::V0_2(b) => {
                 let v = b.palisade_policy_policy().call_judge(
                     store,
@@ -133,7 +159,36 @@ impl Bindings {
     }
 }
 
-/// The 0.2.0 context: everything but `relations` and `learning`.
+/// The 0.3.0 context: everything but `sender` and `actor-facts`.
+fn context_v0_3(cx: &Context) -> v0_3::palisade::policy::types::Context {
+    use v0_3::palisade::policy::types as old;
+    old::Context {
+        direction: match cx.direction {
+            Direction::Inbound => old::Direction::Inbound,
+            Direction::Outbound => old::Direction::Outbound,
+        },
+        received_at: cx.received_at,
+        actor_first_seen: cx.actor_first_seen,
+        host_first_seen: cx.host_first_seen,
+        actor_local: cx.actor_local,
+        recipient: cx.recipient.clone(),
+        relations: old::Relations {
+            local_followers: cx.relations.local_followers,
+            known_mentions: cx.relations.known_mentions,
+            thread: match cx.relations.thread {
+                Thread::None => old::Thread::None,
+                Thread::Unseen => old::Thread::Unseen,
+                Thread::Seen => old::Thread::Seen,
+                Thread::Local => old::Thread::Local,
+            },
+            thread_mentions: cx.relations.thread_mentions,
+            active_days: cx.relations.active_days,
+        },
+        learning: cx.learning,
+    }
+}
+
+/// The 0.2.0 context: also without `relations` and `learning`.
 fn context_v0_2(cx: &Context) -> v0_2::palisade::policy::types::Context {
     use v0_2::palisade::policy::types as old;
     old::Context {
@@ -164,11 +219,12 @@ fn context_v0_1(cx: &Context) -> v0_1::palisade::policy::types::Context {
     }
 }
 
-/// The adapters of one older version whose activity, verdict, description
-/// and capabilities have the shape of 0.1.0 and 0.2.0 (they differ in the
-/// context only, converted by `$context`).
+/// The adapters of one older version. Its verdict, description and
+/// capabilities have today's shape; its context is converted by `$context`,
+/// and its attachments carry the fields listed (its activity differs in
+/// nothing else).
 macro_rules! older_version {
-    ($adapt:ident, $v:ident, $context:ident) => {
+    ($adapt:ident, $v:ident, $context:ident, [$($field:ident),+]) => {
         mod $adapt {
             use super::$v::palisade::policy as old;
             use super::*;
@@ -183,6 +239,10 @@ macro_rules! older_version {
                     capabilities: d.capabilities,
                     config_schema: d.config_schema,
                 }
+            }
+
+            fn attachment(x: &Attachment) -> old::types::Attachment {
+                old::types::Attachment { $($field: x.$field.clone()),+ }
             }
 
             /// The activity without the attachment fields added since.
@@ -218,16 +278,7 @@ macro_rules! older_version {
                         Visibility::Direct => old::types::Visibility::Direct,
                         Visibility::Unknown => old::types::Visibility::Unknown,
                     },
-                    attachments: a
-                        .attachments
-                        .iter()
-                        .map(|x| old::types::Attachment {
-                            kind: x.kind.clone(),
-                            media_type: x.media_type.clone(),
-                            url: x.url.clone(),
-                            name: x.name.clone(),
-                        })
-                        .collect(),
+                    attachments: a.attachments.iter().map(attachment).collect(),
                     sensitive: a.sensitive,
                     in_reply_to: a.in_reply_to.clone(),
                     published: a.published.clone(),
@@ -342,5 +393,22 @@ macro_rules! older_version {
     };
 }
 
-older_version!(adapt_v0_2, v0_2, context_v0_2);
-older_version!(adapt_v0_1, v0_1, context_v0_1);
+// Each version with the attachment fields it knows.
+older_version!(
+    adapt_v0_3,
+    v0_3,
+    context_v0_3,
+    [kind, media_type, url, name, blurhash, width, height]
+);
+older_version!(
+    adapt_v0_2,
+    v0_2,
+    context_v0_2,
+    [kind, media_type, url, name]
+);
+older_version!(
+    adapt_v0_1,
+    v0_1,
+    context_v0_1,
+    [kind, media_type, url, name]
+);

@@ -23,8 +23,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use bindings::{
-    Activity, Context, Description, Direction, Relations, Rewrite, Ruling, Score, Thread, Verdict,
-    Visibility,
+    Activity, ActorFacts, Context, Description, Direction, Relations, Rewrite, Ruling, Score,
+    Sender, SenderStatus, Thread, Verdict, Visibility,
 };
 pub use module::{
     CallError, ErrorKind, LoadError, Module, ModuleSettings, ModuleStats, RESERVED_NAMES,
