@@ -715,3 +715,81 @@ async fn a_module_is_told_what_the_actors_server_says_about_it() {
     s.deliver(&forged, &unsigned).await;
     assert_eq!(witnessed_facts(&s.last().await), "-");
 }
+
+/// At most one post per actor an hour, counted in the state.
+const ONE_POST: &str = "[[policy]]\nsource = \"builtin:rate-limit\"\ngrants = [\"state\"]\n\
+                        [policy.config.actor]\nlimit = 1\naction = \"reject\"\n\
+                        [policy.config.new_actors]\nenabled = false\n";
+
+/// `POST /v1/judge` of `body`, saying `Palisade-Verified-Actor: actor` if
+/// given; the decision.
+async fn judge(url: &str, body: &[u8], actor: Option<&str>) -> Value {
+    let mut request = reqwest::Client::new()
+        .post(format!("{url}/v1/judge"))
+        .body(body.to_vec())
+        .timeout(Duration::from_secs(20));
+    if let Some(actor) = actor {
+        request = request.header("Palisade-Verified-Actor", actor);
+    }
+    let response = request.send().await.expect("the judge API answers");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("a decision")
+}
+
+/// Check a judge API decision's sender status and action.
+fn assert_judged(d: &Value, sender: &str, action: &str) {
+    assert_eq!(
+        (status(d), d["action"].as_str()),
+        (sender, Some(action)),
+        "{d:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judge_api_counts_a_sender_only_when_its_caller_verified_that_actor() {
+    let alice = "https://remote.example/users/alice";
+    let bob = "https://remote.example/users/bob";
+    let carol = "https://remote.example/users/carol";
+    for records in [true, false] {
+        let dir = palisade_e2e::TempDir::new("senders-judge-api");
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\njudge_api_records = {records}\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\n[decision_log]\noutput = \"off\"\n{ONE_POST}"
+        );
+        let p = palisade_e2e::serve_config_file(&dir.0, &text, "judge-token").await;
+        // Each call judges a new post by `actor`.
+        let mut n = 0;
+        let mut call = async |actor: &str, header: Option<&str>| {
+            n += 1;
+            judge(&p.url, &note(actor, n, WEATHER, None), header).await
+        };
+        if records {
+            // Vouched for another actor: unverified, and never counted.
+            for _ in 0..2 {
+                let d = call(alice, Some(bob)).await;
+                assert_judged(&d, "unverified", "accept");
+                let reason = d["sender"]["reason"].as_str().unwrap_or_default();
+                assert!(reason.contains(bob), "names whom it vouched for: {d:#}");
+            }
+            // Vouched for the actor: verified and counted. Within the
+            // limit of one, the first is let through (the two before did
+            // not count) and the second is over it.
+            assert_judged(&call(alice, Some(alice)).await, "verified", "accept");
+            assert_judged(&call(alice, Some(alice)).await, "verified", "reject");
+            // A caller allowed to write, saying nothing, is trusted.
+            assert_judged(&call(carol, None).await, "verified", "accept");
+            assert_judged(&call(carol, None).await, "verified", "reject");
+        } else {
+            // Nobody said who signed: unverified, and nothing counted.
+            for _ in 0..3 {
+                let d = call(alice, None).await;
+                assert_judged(&d, "unverified", "accept");
+                let reason = d["sender"]["reason"].as_str().unwrap_or_default();
+                assert!(
+                    reason.contains("palisade-verified-actor"),
+                    "names the header: {d:#}"
+                );
+            }
+        }
+    }
+}
