@@ -87,7 +87,11 @@ fn main() {
         ));
     }
     generated.push_str("];\n");
-    std::fs::write(out_dir.join("builtin.rs"), generated).expect("write builtin.rs");
+    // A new file renamed into place: never rewrite one another build may
+    // share (a target directory copied with hard links).
+    let tmp = out_dir.join("builtin.rs.tmp");
+    std::fs::write(&tmp, generated).expect("write builtin.rs");
+    std::fs::rename(&tmp, out_dir.join("builtin.rs")).expect("write builtin.rs");
 }
 
 /// `target/guest` beside the outer build's profile folders.

@@ -6,7 +6,6 @@
 //! Command and results: docs/PERFORMANCE.md.
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use actpub_httpsig::{
     CavageSigner, Rfc9421Signer, RsaBits, SigningKey, content_digest_header, sha256_digest_header,
@@ -95,7 +94,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let rsa = SigningKey::generate_rsa(RsaBits::B2048).unwrap();
+    let rsa = SigningKey::generate_rsa(RsaBits::Rsa2048).unwrap();
     let ed = SigningKey::generate_ed25519();
     let base = serve(&rt, |base| {
         vec![actor(base, "rsa", &rsa), actor(base, "ed", &ed)]

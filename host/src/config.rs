@@ -459,7 +459,7 @@ pub struct FetchConfig {
     pub objects: bool,
     /// Sign fetches (for servers with authorized fetch) with this key id…
     pub key_id: Option<String>,
-    /// …and this private key (PKCS#8 PEM), relative to this file.
+    /// …and this private key (PEM, PKCS#8 or PKCS#1), relative to this file.
     pub private_key_file: Option<PathBuf>,
     pub user_agent: String,
 }

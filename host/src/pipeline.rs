@@ -211,8 +211,14 @@ impl PolicySet {
         };
         let host_first_seen = first_seen(HOST_KEY, &activity.actor_host);
         let learning = self.learning(envelope, record);
-        let actor_first_seen = first_seen(ACTOR_KEY, &activity.actor)
-            .map(|seen| account_age(seen, facts, host_first_seen, learning));
+        let actor_first_seen = first_seen(ACTOR_KEY, &activity.actor).map(|seen| {
+            sdk::newcomer::account_age(
+                seen,
+                facts.and_then(|f| f.published),
+                host_first_seen,
+                learning,
+            )
+        });
         Context {
             direction: envelope.direction,
             received_at: now,
@@ -268,55 +274,5 @@ impl PolicySet {
             }
         };
         now.saturating_sub(start) < u64::from(self.learning_hours) * 3_600_000
-    }
-}
-
-/// An actor's age as modules are told it: when the host first saw it, or
-/// when its server says the account was made if that is earlier — but
-/// never earlier than when the host first saw that server, outside the
-/// learning period: a server's word cannot age its accounts past what the
-/// host knows of the server (one set up last week says its accounts date
-/// from 2017). During the learning period every server is new, and the
-/// server's word is all there is.
-fn account_age(
-    first_seen: u64,
-    facts: Option<&ActorFacts>,
-    host_first_seen: Option<u64>,
-    learning: bool,
-) -> u64 {
-    let Some(published) = facts.and_then(|f| f.published) else {
-        return first_seen;
-    };
-    let floor = if learning {
-        0
-    } else {
-        host_first_seen.unwrap_or(first_seen)
-    };
-    first_seen.min(published.max(floor))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_servers_word_ages_its_accounts_no_further_than_the_server() {
-        let facts = |published| ActorFacts {
-            published: Some(published),
-            ..ActorFacts::default()
-        };
-        // Account made long ago on a server known for 30 days: as old as
-        // the server is known.
-        assert_eq!(account_age(1_000, Some(&facts(10)), Some(100), false), 100);
-        // Made yesterday: that is its age, whatever the host saw.
-        assert_eq!(account_age(1_000, Some(&facts(900)), Some(100), false), 900);
-        // Published after first seen (a wrong clock): first seen stands.
-        assert_eq!(
-            account_age(1_000, Some(&facts(2_000)), Some(100), false),
-            1_000
-        );
-        // During the learning period the server's word stands.
-        assert_eq!(account_age(1_000, Some(&facts(10)), Some(1_000), true), 10);
-        assert_eq!(account_age(1_000, None, Some(100), true), 1_000);
     }
 }

@@ -1,6 +1,7 @@
 //! Helpers for Palisade's end-to-end tests: test modules compiled from
-//! source, the corpus of real ActivityPub payloads, and a Palisade
-//! built from a configuration string.
+//! source, the corpus of real ActivityPub payloads, a Palisade built from
+//! a configuration string, and ([`remote`]) the signature harness: real
+//! HTTP signatures, a verifying upstream and a fake Fediverse server.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,6 +10,7 @@ use std::sync::OnceLock;
 use palisade::pipeline::Envelope;
 use palisade::{Config, Decision, Palisade};
 
+pub mod remote;
 pub mod scenario;
 
 /// The workspace root.

@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use palisade_e2e::remote::scene::HOST;
+use palisade_e2e::remote::{Remote, SignOptions, sign_post};
 use palisade_e2e::{Serve, TempDir, binary, established, root};
 use serde_json::{Value, json};
 
@@ -664,13 +666,13 @@ async fn upstream() -> String {
     url
 }
 
-/// Serve `config` (with `[record]` and the decision log in `dir`) in front
-/// of a loopback upstream.
-async fn serve(dir: &Path, record: &str) -> Serve {
+/// Serve `config` (with `[record]` and the decision log in `dir`, and the
+/// tables `more`) in front of a loopback upstream.
+async fn serve(dir: &Path, record: &str, more: &str) -> Serve {
     let config = format!(
         "{MENTIONS}\n[[policy]]\nsource = \"builtin:rate-limit\"\ngrants = [\"log\", \"state\"]\n\
          [policy.config.actor]\nlimit = 2\naction = \"reject\"\n[policy.config.new_actors]\nenabled = false\n\
-         [state]\nurl = \"memory\"\n[decision_log]\noutput = \"live.jsonl\"\n[record]\n{record}\n"
+         [state]\nurl = \"memory\"\n[decision_log]\noutput = \"live.jsonl\"\n[record]\n{record}\n{more}\n"
     );
     let path = dir.join("palisade.toml");
     std::fs::write(&path, established(&config)).unwrap();
@@ -678,7 +680,7 @@ async fn serve(dir: &Path, record: &str) -> Serve {
     Serve::start(&path, &["--upstream", &upstream])
 }
 
-/// POST each body to alice's inbox; the statuses.
+/// POST each body to alice's inbox, unsigned; the statuses.
 async fn deliver(url: &str, bodies: &[String]) -> Vec<u16> {
     let client = reqwest::Client::new();
     let mut statuses = Vec::new();
@@ -691,6 +693,28 @@ async fn deliver(url: &str, bodies: &[String]) -> Vec<u16> {
             .await
             .expect("POST to the sidecar");
         statuses.push(r.status().as_u16());
+    }
+    statuses
+}
+
+/// POST each body to alice's inbox signed as its sender's server would,
+/// with the key of the keyId beside it (from `keys`; no keyId: unsigned);
+/// the statuses.
+async fn deliver_signed(
+    url: &str,
+    keys: &Path,
+    deliveries: &[(String, Option<String>)],
+) -> Vec<u16> {
+    let inbox = format!("{url}/users/alice/inbox");
+    let mut statuses = Vec::new();
+    for (body, key_id) in deliveries {
+        let opts = SignOptions {
+            key_id: key_id.clone(),
+            unsigned: key_id.is_none(),
+            ..Default::default()
+        };
+        let answers = sign_post(keys, &inbox, HOST, body.as_bytes(), &opts).await;
+        statuses.push(answers[0].status);
     }
     statuses
 }
@@ -719,18 +743,49 @@ fn line_count(path: &Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
 }
 
+/// `decision.sender.status` of each decision.
+fn statuses(decisions: &[Value]) -> Vec<String> {
+    decisions
+        .iter()
+        .map(|d| d["sender"]["status"].as_str().unwrap_or("none").to_owned())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_replays_to_the_live_actions() {
     let dir = TempDir::new("replay-record");
-    let serve = serve(&dir.0, "file = \"recorded.jsonl\"").await;
-    let looper = "https://loop.example/users/bot";
-    let mut bodies: Vec<String> = (0..4).map(|i| post(looper, i, 0).to_string()).collect();
-    bodies.insert(1, "this is not JSON".to_owned());
-    // Pretty-printed, over several lines, as some servers send.
-    bodies.push(serde_json::to_string_pretty(&post("https://b.example/users/b", 1, 6)).unwrap());
-    bodies.push(post("https://c.example/users/c", 1, 1).to_string());
-    let statuses = deliver(&serve.url, &bodies).await;
-    assert_eq!(statuses, [202, 400, 202, 202, 202, 202, 202]);
+    // The senders' server, on loopback: it serves their keys, so the
+    // sidecar verifies their signatures and counts their posts.
+    let remote = Remote::start(json!({"actors": {"bot": {}, "b": {}, "c": {}}}), false).await;
+    // A generous budget: on a busy machine the first key fetch must still
+    // be waited for, or that post would be judged unverified.
+    let serve = serve(
+        &dir.0,
+        "file = \"recorded.jsonl\"",
+        "[senders]\nverify = true\n[fetch]\nallow_insecure = true\nbudget_ms = 20000\ntimeout_ms = 20000\n",
+    )
+    .await;
+    let looper = remote.actor_id("bot");
+    let signed = |body: String, name: &str| (body, Some(remote.key_id(name)));
+    let deliveries = [
+        signed(post(&looper, 0, 0).to_string(), "bot"),
+        signed("this is not JSON".to_owned(), "bot"),
+        // Unsigned (a forger's, say): judged, never counted. Were it
+        // counted, live or in the replay, post 2 would be the bot's third,
+        // over the limit of two, and rejected.
+        (post(&looper, 1, 0).to_string(), None),
+        signed(post(&looper, 2, 0).to_string(), "bot"),
+        signed(post(&looper, 3, 0).to_string(), "bot"),
+        // Pretty-printed, over several lines, as some servers send: six
+        // mentions from a new actor.
+        signed(
+            serde_json::to_string_pretty(&post(&remote.actor_id("b"), 1, 6)).unwrap(),
+            "b",
+        ),
+        signed(post(&remote.actor_id("c"), 1, 1).to_string(), "c"),
+    ];
+    let statuses_got = deliver_signed(&serve.url, &remote.keys(), &deliveries).await;
+    assert_eq!(statuses_got, [202, 400, 202, 202, 202, 202, 202]);
     let recorded = dir.0.join("recorded.jsonl");
     until("six lines recorded", async || {
         counter(&serve.url, "palisade_record_lines_total").await == 6
@@ -756,21 +811,39 @@ async fn a_recording_replays_to_the_live_actions() {
         let mode = std::fs::metadata(&recorded).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
     }
-    let first: Value = serde_json::from_str(
-        std::fs::read_to_string(&recorded)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(first["recipient"], "alice");
-    assert_eq!(first["activity"], post(looper, 0, 0));
+    let lines: Vec<Value> = std::fs::read_to_string(&recorded)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["recipient"], "alice");
+    assert_eq!(lines[0]["activity"], post(&looper, 0, 0));
+    assert_eq!(lines[0]["sender"]["status"], "verified", "{}", lines[0]);
+    assert_eq!(lines[0]["sender"]["owner"], looper.as_str());
+    assert_eq!(lines[1]["sender"]["status"], "unverified", "{}", lines[1]);
 
     let live: Vec<Value> = decisions(&live_log)
         .into_iter()
         .filter(|d| d.get("error").is_none())
         .collect();
+    // Live, the signed posts were verified and counted: the limit of two
+    // stopped the fourth post, the third (the unsigned second) did not count.
+    assert_eq!(
+        statuses(&live),
+        [
+            "verified",
+            "unverified",
+            "verified",
+            "verified",
+            "verified",
+            "verified"
+        ]
+    );
+    assert_eq!(
+        actions(&live),
+        ["accept", "accept", "accept", "reject", "reject", "accept"],
+        "{live:#?}"
+    );
     let out = dir.0.join("replayed.jsonl");
     let run = palisade(
         &dir.0,
@@ -787,13 +860,16 @@ async fn a_recording_replays_to_the_live_actions() {
     let replayed = decisions(&out);
     assert_eq!(
         actions(&replayed),
-        ["accept", "accept", "reject", "reject", "reject", "accept"]
+        actions(&live),
+        "replayed as judged live: {replayed:#?}"
     );
     assert_eq!(
-        actions(&replayed),
-        actions(&live),
-        "replayed as judged live"
+        statuses(&replayed),
+        statuses(&live),
+        "with the senders as verified live"
     );
+    let reasons = |d: &[Value]| -> Vec<Value> { d.iter().map(|d| d["reasons"].clone()).collect() };
+    assert_eq!(reasons(&replayed), reasons(&live), "for the same reasons");
     let times =
         |d: &[Value]| -> Vec<Value> { d.iter().map(|d| d["received_at"].clone()).collect() };
     assert_eq!(times(&replayed), times(&live), "at the times they arrived");
@@ -806,21 +882,38 @@ async fn recording_stops_at_max_bytes() {
     let bodies: Vec<String> = (0..8)
         .map(|i| post(&format!("https://h{i}.example/users/u"), i, 0).to_string())
         .collect();
-    // Room for three lines and half of a fourth: a line is its body and
-    // 62 bytes of envelope (`{"received_at":MS,"recipient":"alice",
-    // "activity":…}` and its line break).
-    let len = bodies[0].len();
-    let max = 3 * (len + 62) + len / 2;
-    let serve = serve(
-        &dir.0,
-        &format!("file = \"recorded.jsonl\"\nmax_bytes = {max}"),
-    )
-    .await;
-    deliver(&serve.url, &bodies).await;
     let (lines, dropped) = (
         "palisade_record_lines_total",
         "palisade_record_dropped_total",
     );
+    // How long a line is, as the sidecar writes it (its envelope, the
+    // sender, the body): one recorded without a bound. The bodies are all
+    // as long, and so are their lines.
+    let line = {
+        let serve = serve(&dir.0, "file = \"measure.jsonl\"", "").await;
+        deliver(&serve.url, &bodies[..1]).await;
+        until("one line recorded", async || {
+            counter(&serve.url, lines).await == 1
+        })
+        .await;
+        std::fs::read(dir.0.join("measure.jsonl")).unwrap()
+    };
+    assert_eq!(line.last(), Some(&b'\n'), "one whole line");
+    let line = line.len();
+    assert!(
+        line > bodies[0].len(),
+        "{line} bytes for a body of {}",
+        bodies[0].len()
+    );
+    // Room for three lines and half of a fourth.
+    let max = 3 * line + line / 2;
+    let serve = serve(
+        &dir.0,
+        &format!("file = \"recorded.jsonl\"\nmax_bytes = {max}"),
+        "",
+    )
+    .await;
+    deliver(&serve.url, &bodies).await;
     until("every POST recorded or dropped", async || {
         counter(&serve.url, lines).await + counter(&serve.url, dropped).await == 8
     })
@@ -830,7 +923,19 @@ async fn recording_stops_at_max_bytes() {
     assert!(size <= max as u64, "{size} bytes, more than {max}");
     assert_eq!(counter(&serve.url, lines).await, 3);
     assert_eq!(counter(&serve.url, dropped).await, 5);
-    assert_eq!(line_count(&recorded), 3);
+    // Three whole lines, the first three bodies, and nothing of a fourth.
+    assert_eq!(size, 3 * line as u64, "nothing partial");
+    let text = std::fs::read_to_string(&recorded).unwrap();
+    let written: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a whole line"))
+        .collect();
+    let expected: Vec<Value> = bodies[..3]
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    let activities: Vec<Value> = written.iter().map(|l| l["activity"].clone()).collect();
+    assert_eq!(activities, expected);
     let log = serve.log();
     assert_eq!(
         log.matches("reached record.max_bytes").count(),

@@ -3,75 +3,17 @@
 //! front of an upstream that verifies them with the same library.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use palisade::server::{App, ServeOptions};
+use palisade_e2e::remote::{SignOptions, Upstream, example_keys, sign_post};
 use palisade_e2e::{TempDir, root};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 const TOKEN: &str = "test-admin-token";
 
-fn harness() -> PathBuf {
-    root().join("tests/signatures")
-}
-
-/// Install the signing library (once) and make keys for the sample actors.
-fn keys() -> &'static Path {
-    static KEYS: OnceLock<PathBuf> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let dir = harness();
-        if !dir.join("node_modules/@misskey-dev").is_dir() {
-            let ok = std::process::Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--silent"])
-                .current_dir(&dir)
-                .status()
-                .expect("run npm (Node.js is needed for the signature tests)");
-            assert!(ok.success(), "npm ci failed in tests/signatures");
-        }
-        let file = std::env::temp_dir().join(format!("palisade-keys-{}.json", std::process::id()));
-        let ok = std::process::Command::new("node")
-            .arg("keys.mjs")
-            .arg("--out")
-            .arg(&file)
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .status()
-            .expect("run node");
-        assert!(ok.success());
-        file
-    })
-}
-
-/// The verifying upstream; killed on drop.
-struct Upstream {
-    _child: Child,
-    url: String,
-}
-
 async fn upstream() -> Upstream {
-    let mut child = Command::new("node")
-        .arg("upstream.mjs")
-        .arg("0")
-        .env("KEYS_FILE", keys())
-        .current_dir(harness())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the upstream");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("upstream started in time")
-        .unwrap()
-        .expect("LISTENING line");
-    let port = line.strip_prefix("LISTENING ").expect("LISTENING <port>");
-    Upstream {
-        _child: child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
+    Upstream::start(example_keys()).await
 }
 
 /// A running Palisade on ephemeral ports.
@@ -139,38 +81,20 @@ const QUARANTINE_AT_3: &str =
 
 /// Sign `file` as its actor and POST it to `url`; the response status.
 async fn signed_post(url: &str, file: &Path) -> u16 {
-    let out = Command::new("node")
-        .arg("sign.mjs")
-        .arg("--keys")
-        .arg(keys())
-        .args(["--url", url, "--host", "mastodon.example"])
-        .arg(file)
-        .current_dir(harness())
-        .output()
-        .await
-        .expect("run sign.mjs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: Value = serde_json::from_slice(&out.stdout).expect("sign.mjs prints JSON");
-    line["status"].as_u64().unwrap() as u16
+    let body = std::fs::read(file).unwrap();
+    let answers = sign_post(
+        example_keys(),
+        url,
+        "mastodon.example",
+        &body,
+        &SignOptions::default(),
+    )
+    .await;
+    answers[0].status
 }
 
 async fn received(upstream: &Upstream) -> Vec<Value> {
-    let r: Value = reqwest::get(format!("{}/_received", upstream.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r.as_array()
-        .unwrap()
-        .iter()
-        .filter(|x| x["method"] == "POST")
-        .cloned()
-        .collect()
+    upstream.received().await
 }
 
 fn example(name: &str) -> PathBuf {

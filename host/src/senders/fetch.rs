@@ -51,6 +51,8 @@ pub type Fetched = Result<Arc<Value>, String>;
 /// a sender naming thousands of keyIds on a slow host must not queue
 /// thousands of tasks.
 const QUEUE_PER_HOST: usize = 64;
+/// …and in all (senders naming thousands of hosts).
+const QUEUE_ALL: usize = 1024;
 
 /// Entries each memory cache keeps.
 const CACHE_ENTRIES: usize = 50_000;
@@ -60,6 +62,7 @@ pub struct Fetcher {
     config: FetchConfig,
     signer: Option<(SigningKey, String)>,
     all: Arc<Semaphore>,
+    queued: AtomicUsize,
     hosts: Mutex<HashMap<String, Arc<HostSlot>>>,
     in_flight: Mutex<HashMap<String, Shared<BoxFuture<'static, Fetched>>>>,
     /// Documents fetched lately (a fetch that outlived its caller's budget
@@ -83,7 +86,7 @@ impl Fetcher {
         let signer = match signer {
             Some((key_id, pem)) => Some((
                 SigningKey::from_pem(&pem).map_err(|e| {
-                    format!("fetch.private_key_file: not a PKCS#8 private key: {e}")
+                    format!("fetch.private_key_file: not a PEM private key (PKCS#8 or PKCS#1): {e}")
                 })?,
                 key_id,
             )),
@@ -104,6 +107,7 @@ impl Fetcher {
         Ok(Arc::new(Fetcher {
             client,
             all: Arc::new(Semaphore::new(config.max_in_flight)),
+            queued: AtomicUsize::new(0),
             config: config.clone(),
             signer,
             hosts: Mutex::new(HashMap::new()),
@@ -180,6 +184,12 @@ impl Fetcher {
             self.count(kind, "refused");
             return Err(format!("too many fetches queued for {host}"));
         }
+        if self.queued.fetch_add(1, Ordering::SeqCst) >= QUEUE_ALL {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            slot.queued.fetch_sub(1, Ordering::SeqCst);
+            self.count(kind, "refused");
+            return Err("too many fetches queued".to_owned());
+        }
         let result = async {
             let _all = self.all.acquire().await.map_err(|e| e.to_string())?;
             let _host = slot.permits.acquire().await.map_err(|e| e.to_string())?;
@@ -187,6 +197,7 @@ impl Fetcher {
         }
         .await;
         slot.queued.fetch_sub(1, Ordering::SeqCst);
+        self.queued.fetch_sub(1, Ordering::SeqCst);
         match &result {
             Ok(_) => self.count(kind, "ok"),
             Err(e) if e.contains("timed out") => self.count(kind, "timeout"),

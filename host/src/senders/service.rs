@@ -74,7 +74,7 @@ impl Senders {
             fetcher: Fetcher::new(&config.fetch, signer, fetches)?,
             keys: TtlCache::new(50_000),
             refreshed: TtlCache::new(50_000),
-            seen: TtlCache::new(500_000),
+            seen: TtlCache::new(100_000),
             facts: TtlCache::new(50_000),
             software: TtlCache::new(10_000),
             state,

@@ -131,9 +131,140 @@ pub fn check(
         }
     }
     let now = chrono::DateTime::from_timestamp_millis(now_ms as i64).unwrap_or_default();
-    verify_with_policy(&request, &policy(config, rfc9421), now, |_| Ok(key.clone()))
+    if rfc9421 {
+        return check_rfc9421(&request, key, &policy(config, true), now);
+    }
+    verify_with_policy(&request, &policy(config, false), now, |_| Ok(key.clone()))
         .map(|_| ())
         .map_err(failure)
+}
+
+/// RFC 9421, with the signature base built from the signature's
+/// parameters as the sender wrote them: `@signature-params` is the
+/// `Signature-Input` member as received (RFC 9421 §3.2), and senders order
+/// `created`, `keyid` and `alg` differently (actpub-httpsig 0.2.3 rebuilds
+/// them in one fixed order, so it refuses every other order).
+fn check_rfc9421(
+    req: &Request<()>,
+    key: &VerifyingKey,
+    policy: &VerifyPolicy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Failure> {
+    use sfv::{BareItem, Dictionary, FieldType, ListEntry, Parser};
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Failure::Invalid(format!("no readable {name} header")))
+    };
+    let inputs: Dictionary = Parser::new(header("signature-input")?)
+        .parse()
+        .map_err(|e| Failure::Invalid(format!("unreadable Signature-Input: {e}")))?;
+    let [(label, ListEntry::InnerList(input))] = inputs.iter().collect::<Vec<_>>()[..] else {
+        return Err(Failure::Invalid(
+            "Signature-Input must carry one signature, as an inner list".into(),
+        ));
+    };
+    let signatures = actpub_httpsig::parse_signature_dict(header("signature")?)
+        .map_err(|e| Failure::Invalid(format!("unreadable Signature header: {e}")))?;
+    let signature = signatures
+        .iter()
+        .find(|(l, _)| l == label.as_str())
+        .map(|(_, bytes)| bytes)
+        .ok_or_else(|| Failure::Invalid(format!("no Signature for `{label}`")))?;
+    let param = |name: &str| {
+        input
+            .params
+            .iter()
+            .find(|(k, _)| k.as_str() == name)
+            .map(|(_, v)| v)
+    };
+    let integer = |name: &str| param(name).and_then(BareItem::as_integer).map(i64::from);
+    if let Some(BareItem::String(alg)) = param("alg")
+        && let Ok(Some(alg)) = actpub_httpsig::Algorithm::parse(alg.as_str())
+        && alg != key.algorithm()
+    {
+        return Err(Failure::Mismatch);
+    }
+    let date = req.headers().get("date").and_then(|v| v.to_str().ok());
+    policy
+        .check(integer("created"), integer("expires"), date, now)
+        .map_err(failure)?;
+    let mut components = Vec::with_capacity(input.items.len());
+    for item in &input.items {
+        let BareItem::String(id) = &item.bare_item else {
+            return Err(Failure::Invalid(
+                "a covered component is not a string".into(),
+            ));
+        };
+        if !item.params.is_empty() {
+            return Err(Failure::Unsupported(format!(
+                "component parameters (on \"{}\") are not supported",
+                id.as_str()
+            )));
+        }
+        components.push(id.as_str().to_ascii_lowercase());
+    }
+    for required in policy.rfc9421_required_components {
+        if !components.iter().any(|c| c == required) {
+            return Err(Failure::Invalid(format!("`{required}` is not signed")));
+        }
+    }
+    let mut base = String::new();
+    for id in &components {
+        let value = component_value(req, id)?;
+        base.push_str(&format!("\"{id}\": {value}\n"));
+    }
+    let params = vec![ListEntry::InnerList(input.clone())]
+        .serialize()
+        .ok_or_else(|| Failure::Invalid("unserialisable Signature-Input".into()))?;
+    base.push_str(&format!("\"@signature-params\": {params}"));
+    key.verify(base.as_bytes(), signature)
+        .map_err(|_| Failure::Mismatch)
+}
+
+/// One covered component's value (RFC 9421 §2.1, §2.2).
+fn component_value(req: &Request<()>, id: &str) -> Result<String, Failure> {
+    let uri = req.uri();
+    let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let authority = || {
+        uri.authority()
+            .map(|a| a.as_str().to_ascii_lowercase())
+            .ok_or_else(|| Failure::Invalid("no authority".into()))
+    };
+    Ok(match id {
+        "@method" => req.method().as_str().to_ascii_uppercase(),
+        "@target-uri" => format!(
+            "{}://{}{path_and_query}",
+            uri.scheme_str().unwrap_or("https"),
+            authority()?
+        ),
+        "@authority" => authority()?,
+        "@scheme" => uri.scheme_str().unwrap_or("https").to_ascii_lowercase(),
+        "@request-target" => path_and_query.to_owned(),
+        "@path" => uri.path().to_owned(),
+        "@query" => format!("?{}", uri.query().unwrap_or("")),
+        derived if derived.starts_with('@') => {
+            return Err(Failure::Unsupported(format!(
+                "the component `{derived}` is not supported"
+            )));
+        }
+        field => {
+            let values: Vec<&str> = req
+                .headers()
+                .get_all(field)
+                .iter()
+                .map(|v| v.to_str().map(str::trim))
+                .collect::<Result<_, _>>()
+                .map_err(|_| Failure::Invalid(format!("the {field} header is not text")))?;
+            if values.is_empty() {
+                return Err(Failure::Invalid(format!(
+                    "the signed {field} header is missing"
+                )));
+            }
+            values.join(", ")
+        }
+    })
 }
 
 /// The body's digest must be signed and match: otherwise the signature
