@@ -22,10 +22,13 @@
 //!
 //! Points, not verdicts: people make an account and greet someone the same
 //! day, and some never fill in a profile. Alone they stop nothing (with
-//! Palisade's thresholds, quarantine 5 and reject 10); with
+//! Palisade's thresholds, quarantine 5 and reject 10). With
 //! `first-contact`'s 3 for a new actor or host, a fresh account's contact
-//! with strangers is held (5) and so is an empty one's (6), and with a
-//! `newcomer-burst` cluster it is rejected.
+//! with strangers still passes (4: everyone's account was new once), an
+//! empty one's is held (6), a fresh and empty one's too (7), and with a
+//! `newcomer-burst` cluster they are rejected. `fresh_points = 2` holds
+//! every fresh account's first contact, operators who fill profiles
+//! included, at the cost of holding every newcomer's greeting for two days.
 //!
 //! Facts are the sender's server's word. An operator who fills profiles
 //! (an avatar, a name, followers among its own accounts) is not empty, and
@@ -41,7 +44,7 @@
 //! | key | default | meaning |
 //! |---|---|---|
 //! | `fresh_hours` | 48 | an account its server says was made less than this many hours ago is fresh (0: never) |
-//! | `fresh_points` | 2.0 | points for a fresh account |
+//! | `fresh_points` | 1.0 | points for a fresh account |
 //! | `empty_points` | 3.0 | points for an empty profile |
 //! | `empty_max_followers` | 0 | the most followers an empty profile has |
 //! | `min_local_mentions` | 1 | the fewest strangers (local users with no tie to the actor) mentioned for the module to act (at least 1) |
@@ -66,7 +69,7 @@ impl Default for AccountFacts {
     fn default() -> Self {
         AccountFacts {
             fresh_hours: 48,
-            fresh_points: 2.0,
+            fresh_points: 1.0,
             empty_points: 3.0,
             empty_max_followers: 0,
             min_local_mentions: 1,
@@ -79,7 +82,7 @@ const SCHEMA: &str = r#"{
   "additionalProperties": false,
   "properties": {
     "fresh_hours": {"type": "integer", "minimum": 0, "default": 48},
-    "fresh_points": {"type": "number", "default": 2.0},
+    "fresh_points": {"type": "number", "default": 1.0},
     "empty_points": {"type": "number", "default": 3.0},
     "empty_max_followers": {"type": "integer", "minimum": 0, "default": 0},
     "min_local_mentions": {"type": "integer", "minimum": 1, "default": 1}

@@ -61,7 +61,7 @@ fn judge(host: &TestHost, config: &str, local: usize) -> Verdict {
 #[test]
 fn a_scripts_fresh_empty_account_mentioning_strangers_scores_both() {
     let v = judge(&host(bare()), "{}", 2);
-    assert_eq!(v.points(), 5.0);
+    assert_eq!(v.points(), 4.0);
     assert_eq!(
         v.reason(),
         Some(
@@ -108,7 +108,7 @@ fn an_old_account_with_a_profile_passes_and_a_fresh_one_scores_fresh_only() {
         ..bare()
     };
     let v = judge(&host(filled), "{}", 1);
-    assert_eq!(v.points(), 2.0);
+    assert_eq!(v.points(), 1.0);
     assert_eq!(
         v.reason(),
         Some(
@@ -169,7 +169,7 @@ fn no_facts_no_stranger_or_a_follower_here_means_no_opinion() {
     let host = self::host(bare());
     let config = r#"{"min_local_mentions": 2}"#;
     assert!(judge(&host, config, 1).is_pass());
-    assert_eq!(judge(&host, config, 2).points(), 5.0);
+    assert_eq!(judge(&host, config, 2).points(), 4.0);
 }
 
 #[test]
