@@ -215,8 +215,8 @@ fn the_example_vendor_module_drops_in_beside_the_bundled_ones() {
         "object": {"type": "Note", "content": "<p>cheap #deal0 #deal1 #deal2 #deal3 #deal4 #deal5</p>", "tag": tags}
     });
     let d = judge(&p, &body.to_string());
-    assert_eq!(d.trace[5].module, "hashtag-stuffing");
-    assert_eq!(d.trace[5].points, Some(4.0));
+    assert_eq!(d.trace[6].module, "hashtag-stuffing");
+    assert_eq!(d.trace[6].points, Some(4.0));
     assert_eq!(d.score, 4.0);
     std::fs::remove_dir_all(&dir).ok();
 }
