@@ -28,7 +28,7 @@ fn every_corpus_document_is_judged_without_an_error() {
     for (name, body) in &docs {
         let d = judge(&p, body);
         assert!(d.error.is_none(), "{name}: {:?}", d.error);
-        assert_eq!(d.trace.len(), 5, "{name}: every module judged");
+        assert_eq!(d.trace.len(), 6, "{name}: every module judged");
         for t in &d.trace {
             assert!(
                 t.error.is_none(),
