@@ -340,8 +340,11 @@ const VICTIM_TEXT: &str = "Mastodon is dead and the admins are lying to you. Com
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_unsigned_deliveries_cannot_get_a_victims_post_stopped() {
-    // The victim's account is new, the case duplicate-burst judges.
-    let world = json!({"actors": {"victim": {"published": hours_ago(1)}}});
+    // The victim is new here (the case duplicate-burst judges) but an
+    // ordinary account by its server's word (so account-facts has nothing
+    // against it): only the forgeries could get its post stopped.
+    let world = json!({"actors": {"victim": {"published": hours_ago(24 * 30),
+        "avatar": true, "name": "The Victim", "followers": 40, "following": 30}}});
     let s = Setup::new(world).start().await;
     let unsigned = SignOptions {
         unsigned: true,
