@@ -4,7 +4,7 @@
 
 use super::{Ctx, HOUR, MINUTE, Names};
 use crate::scenario::facts::Setup;
-use crate::scenario::population::Software;
+use crate::scenario::population::{Person, Software};
 use crate::scenario::render::{Media, Visibility};
 use crate::scenario::words::spin;
 use crate::scenario::{DAY_MS, ids, scaled};
@@ -374,9 +374,23 @@ pub(super) fn one_mention(cx: &mut Ctx<'_>) {
         &[Software::Mastodon, Software::Misskey, Software::Akkoma],
     );
     let bots = cx.bots(&hosts, n, Names::People, Setup::Bare, start);
-    for (bot, at) in bots.iter().zip(cx.times(start, 4 * HOUR, n)) {
+    one_mention_posts(cx, label, start, &bots, 4 * HOUR, ASK);
+}
+
+/// One post per account over `span`, each mentioning one local user in
+/// ordinary words ending with an invitation from `ask`, half of them
+/// direct: the shape of `one-mention` and of the waves built on it.
+pub(super) fn one_mention_posts(
+    cx: &mut Ctx<'_>,
+    label: &str,
+    start: u64,
+    bots: &[Person],
+    span: u64,
+    ask: &[&str],
+) {
+    for (bot, at) in bots.iter().zip(cx.times(start, span, bots.len())) {
         let mentions = cx.targets(1, 0);
-        let text = format!("{} {}", cx.words.text(cx.dice, (1, 2)), cx.dice.pick(ASK));
+        let text = format!("{} {}", cx.words.text(cx.dice, (1, 2)), cx.dice.pick(ask));
         let mut note = cx.note(bot, at, text, mentions);
         note.visibility = if cx.dice.chance(50) {
             Visibility::Public

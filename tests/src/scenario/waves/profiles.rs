@@ -5,7 +5,6 @@
 use super::{Ctx, HOUR, Names};
 use crate::scenario::facts::Setup;
 use crate::scenario::population::Software;
-use crate::scenario::render::Visibility;
 use crate::scenario::scaled;
 
 /// Accounts registered minutes before they post, as in 2024, but each with
@@ -31,17 +30,7 @@ pub(super) fn filled_profiles(cx: &mut Ctx<'_>) {
         &[Software::Mastodon, Software::Misskey, Software::Akkoma],
     );
     let bots = cx.bots(&hosts, n, Names::People, Setup::Filled, start);
-    for (bot, at) in bots.iter().zip(cx.times(start, 3 * HOUR, n)) {
-        let mentions = cx.targets(1, 0);
-        let text = format!("{} {}", cx.words.text(cx.dice, (1, 2)), cx.dice.pick(ASK));
-        let mut note = cx.note(bot, at, text, mentions);
-        note.visibility = if cx.dice.chance(50) {
-            Visibility::Public
-        } else {
-            Visibility::Direct
-        };
-        cx.post(label, start, &note);
-    }
+    super::adaptive::one_mention_posts(cx, label, start, &bots, 3 * HOUR, ASK);
 }
 
 /// Three servers of the operator's own whose software says every account
