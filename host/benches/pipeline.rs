@@ -1,4 +1,4 @@
-//! What one activity costs: parsing, the four bundled modules in the
+//! What one activity costs: parsing, the six default modules in the
 //! sandbox (warm instances and fresh ones), and the same module logic run
 //! natively through the SDK's test host. Ratios against the baselines are
 //! printed at the end. Command and results: docs/PERFORMANCE.md.
@@ -76,8 +76,12 @@ fn bench_pipeline(c: &mut Criterion, body: &str) {
     let host = TestHost::new();
     let mention = host.configure::<mention_limit::MentionLimit>("{}").unwrap();
     let first = host.configure::<first_contact::FirstContact>("{}").unwrap();
+    let facts = host.configure::<account_facts::AccountFacts>("{}").unwrap();
     let burst = host
         .configure::<duplicate_burst::DuplicateBurst>("{}")
+        .unwrap();
+    let newcomers = host
+        .configure::<newcomer_burst::NewcomerBurst>("{}")
         .unwrap();
     let domains = host.configure::<domain_list::DomainList>("{}").unwrap();
     g.bench_function("native_sdk_test_host", |b| {
@@ -86,7 +90,9 @@ fn bench_pipeline(c: &mut Criterion, body: &str) {
             let cx = host.context_for(&a);
             black_box(host.judge_in(&mention, &a, &cx));
             black_box(host.judge_in(&first, &a, &cx));
+            black_box(host.judge_in(&facts, &a, &cx));
             black_box(host.judge_in(&burst, &a, &cx));
+            black_box(host.judge_in(&newcomers, &a, &cx));
             black_box(host.judge_in(&domains, &a, &cx));
         })
     });
@@ -98,7 +104,7 @@ fn bench_pipeline(c: &mut Criterion, body: &str) {
         let p = sandboxed(reuse);
         let envelope = Envelope::inbound_now();
         let d = p.policies().judge(body, &envelope);
-        assert_eq!(d.trace.len(), 4);
+        assert_eq!(d.trace.len(), 6);
         assert!(d.trace.iter().all(|t| t.error.is_none()));
         g.bench_function(name, |b| {
             b.iter(|| black_box(p.policies().judge(black_box(body), &envelope)))
@@ -150,6 +156,39 @@ fn print_ratios() {
     common::print_ratios(rows);
 }
 
+/// Each module's share of the warm pipeline: the mean of the time its
+/// trace reports (the call, lowering and lifting included) over 20,000
+/// judgements, and the rest (parsing, context, combining).
+fn print_module_shares(body: &str) {
+    let p = sandboxed(true);
+    let envelope = Envelope::inbound_now();
+    let n = 20_000u32;
+    let mut sums: Vec<(String, u64)> = Vec::new();
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let d = p.policies().judge(black_box(body), &envelope);
+        for (i, t) in d.trace.iter().enumerate() {
+            if sums.len() <= i {
+                sums.push((t.module.clone(), 0));
+            }
+            sums[i].1 += t.micros;
+        }
+    }
+    let total = start.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    println!("module shares of the warm pipeline ({n} judgements, {total:.2} µs each):");
+    let mut modules = 0.0;
+    for (name, sum) in &sums {
+        let mean = *sum as f64 / f64::from(n);
+        modules += mean;
+        println!("  {name:<20} {mean:8.2} µs");
+    }
+    println!(
+        "  {:<20} {:8.2} µs",
+        "(parse, context, combine)",
+        total - modules
+    );
+}
+
 fn main() {
     let body = note();
     let mut c = Criterion::default().configure_from_args();
@@ -157,4 +196,5 @@ fn main() {
     bench_pipeline(&mut c, &body);
     c.final_summary();
     print_ratios();
+    print_module_shares(&body);
 }

@@ -122,6 +122,9 @@ pub struct ServerConfig {
     /// On SIGTERM, how long requests in flight may take to finish, in
     /// milliseconds; then the connections still open are dropped.
     pub shutdown_timeout_ms: u64,
+    /// Threads serving HTTP; 0 (the default) is one per CPU core.
+    /// Judging runs on its own threads, bounded by `limits.instances`.
+    pub workers: usize,
 }
 
 impl Default for ServerConfig {
@@ -146,6 +149,7 @@ impl Default for ServerConfig {
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 30_000,
             shutdown_timeout_ms: 10_000,
+            workers: 0,
         }
     }
 }

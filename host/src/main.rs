@@ -439,7 +439,11 @@ fn serve(
     let checked = toml::to_string(&config).map_err(|e| e.to_string())?;
     Config::parse(&checked).map_err(|e| format!("invalid flags: {e}"))?;
     let admin_token = admin_token(&config, admin_token_file)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.server.workers > 0 {
+        builder.worker_threads(config.server.workers);
+    }
+    let runtime = builder
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
