@@ -97,8 +97,7 @@ impl App {
         }
     }
 
-    /// Add a decision to the log (serialising it on a blocking thread: the
-    /// text can be long; the log itself never blocks, see
+    /// Add a decision to the log (the log itself never blocks, see
     /// [`DecisionLog::write`](decision_log::DecisionLog::write)).
     pub async fn record(
         self: &Arc<Self>,
@@ -125,10 +124,11 @@ impl App {
             quarantine_id,
             decision,
         };
-        let app = self.clone();
-        if let Err(error) = tokio::task::spawn_blocking(move || app.log.write(record)).await {
-            tracing::error!(%error, "cannot write the decision log");
-        }
+        // Inline: serialising a decision is linear in what it carries
+        // (modules' reasons are capped, the text bounded by the body limit)
+        // and the log queue never blocks; a hop to a blocking thread cost
+        // more than the work.
+        self.log.write(record);
     }
 }
 
