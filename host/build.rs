@@ -14,7 +14,15 @@ fn main() {
     let policies_dir = root.join("policies");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
 
-    for watched in ["policies", "sdk/src", "sdk/Cargo.toml", "wit", "Cargo.lock"] {
+    // Cargo.toml: the guests' build profile (`[profile.wasm]`) is there.
+    for watched in [
+        "policies",
+        "sdk/src",
+        "sdk/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=PALISADE_GUEST_TARGET_DIR");
