@@ -3,6 +3,7 @@
 //! backend so that both count exactly alike.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use crate::{DomainEntry, Severity};
 
@@ -18,7 +19,7 @@ pub const MAX_MEMBERS_PER_SET: usize = 65_536;
 pub struct MemoryState {
     values: HashMap<String, (Vec<u8>, Option<u64>)>,
     events: HashMap<String, Window<VecDeque<u64>>>,
-    sets: HashMap<String, Window<HashMap<String, u64>>>,
+    sets: HashMap<String, Window<Members>>,
     /// The host's first-seen times: a map of their own, so that no key a
     /// module stores can be read or written as one.
     first_seen: HashMap<String, u64>,
@@ -34,6 +35,103 @@ struct Window<T> {
 }
 
 const SWEEP_EVERY: u64 = 4096;
+
+/// A distinct set: when each member was last seen, and the sightings in
+/// time order, so that expiring the oldest, evicting past the cap and
+/// counting the longest window cost O(1) (amortised) whatever the size.
+/// A member seen again leaves its older sighting behind in `order`, stale
+/// (its time is no longer the member's); stale sightings are skipped as
+/// they come out, and swept when they outnumber the live ones.
+#[derive(Debug, Default)]
+struct Members {
+    seen: HashMap<Arc<str>, u64>,
+    order: VecDeque<(u64, Arc<str>)>,
+}
+
+impl Members {
+    fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    fn get(&self, member: &str) -> Option<u64> {
+        self.seen.get(member).copied()
+    }
+
+    /// Record a sighting of `member` at `at` (a later time than one known
+    /// wins; senders' clocks and concurrent calls are not ordered).
+    fn add(&mut self, member: &str, at: u64) {
+        let name: Arc<str> = match self.seen.get_key_value(member) {
+            Some((_, seen)) if *seen >= at => return,
+            Some((name, _)) => name.clone(),
+            None => Arc::from(member),
+        };
+        self.seen.insert(name.clone(), at);
+        // In time order: almost always at the back.
+        let at_index = self
+            .order
+            .iter()
+            .rposition(|(t, _)| *t <= at)
+            .map_or(0, |i| i + 1);
+        self.order.insert(at_index, (at, name));
+        if self.order.len() > 2 * self.seen.len() + 64 {
+            let seen = &self.seen;
+            self.order.retain(|(t, m)| seen.get(m) == Some(t));
+        }
+    }
+
+    /// Forget members last seen `longest` ms or more before `now`.
+    fn expire(&mut self, longest: u64, now: u64) {
+        while let Some((t, _)) = self.order.front() {
+            if in_window(*t, longest, now) {
+                break;
+            }
+            self.pop_oldest();
+        }
+    }
+
+    /// Drop the oldest sighting, and its member if it is the member's latest.
+    fn pop_oldest(&mut self) {
+        if let Some((t, m)) = self.order.pop_front()
+            && self.seen.get(&m) == Some(&t)
+        {
+            self.seen.remove(&m);
+        }
+    }
+
+    /// Members seen within `window` ms of `now`; O(1) when the window is
+    /// the longest one kept (all of them), else walks the window's own.
+    fn count(&self, window: u64, longest: u64, now: u64) -> u64 {
+        if window >= longest {
+            return self.order.front().map_or(0, |(t, _)| {
+                if in_window(*t, window, now) {
+                    self.seen.len()
+                } else {
+                    self.count_walk(window, now)
+                }
+            }) as u64;
+        }
+        self.count_walk(window, now) as u64
+    }
+
+    fn count_walk(&self, window: u64, now: u64) -> usize {
+        self.order
+            .iter()
+            .rev()
+            .take_while(|(t, _)| in_window(*t, window, now))
+            .filter(|(t, m)| self.seen.get(m) == Some(t))
+            .count()
+    }
+}
+
+/// Insert `at` keeping `events` in time order (almost always at the back).
+fn push_in_order(events: &mut VecDeque<u64>, at: u64) {
+    if events.back().is_none_or(|last| *last <= at) {
+        events.push_back(at);
+    } else {
+        let i = events.partition_point(|t| *t <= at);
+        events.insert(i, at);
+    }
+}
 
 /// An event at `t` counts in a window of `window` ms ending `now` when it
 /// is less than `window` old.
@@ -77,9 +175,12 @@ impl MemoryState {
 
     pub fn hit(&mut self, key: &str, window_seconds: u32, now: u64) -> u64 {
         self.tick(now);
-        let w = self.events.entry(key.to_owned()).or_default();
+        let w = match self.events.get_mut(key) {
+            Some(w) => w,
+            None => self.events.entry(key.to_owned()).or_default(),
+        };
         w.longest_ms = w.longest_ms.max(window_ms(window_seconds));
-        w.data.push_back(now);
+        push_in_order(&mut w.data, now);
         if w.data.len() > MAX_EVENTS_PER_KEY {
             w.data.pop_front();
         }
@@ -96,22 +197,17 @@ impl MemoryState {
 
     pub fn distinct_add(&mut self, key: &str, member: &str, window_seconds: u32, now: u64) -> u64 {
         self.tick(now);
-        let w = self.sets.entry(key.to_owned()).or_default();
+        let w = match self.sets.get_mut(key) {
+            Some(w) => w,
+            None => self.sets.entry(key.to_owned()).or_default(),
+        };
         w.longest_ms = w.longest_ms.max(window_ms(window_seconds));
-        w.data.insert(member.to_owned(), now);
-        let longest = w.longest_ms;
-        w.data.retain(|_, seen| in_window(*seen, longest, now));
-        if w.data.len() > MAX_MEMBERS_PER_SET {
-            let oldest = w
-                .data
-                .iter()
-                .min_by_key(|(_, seen)| **seen)
-                .map(|(m, _)| m.clone());
-            if let Some(oldest) = oldest {
-                w.data.remove(&oldest);
-            }
+        w.data.add(member, now);
+        w.data.expire(w.longest_ms, now);
+        while w.data.len() > MAX_MEMBERS_PER_SET {
+            w.data.pop_oldest();
         }
-        Self::count_members(&w.data, window_seconds, now)
+        w.data.count(window_ms(window_seconds), w.longest_ms, now)
     }
 
     /// Whether `member` was added to `key` within the last `window_seconds`.
@@ -120,14 +216,15 @@ impl MemoryState {
         self.sets
             .get(key)
             .and_then(|w| w.data.get(member))
-            .is_some_and(|seen| in_window(*seen, window_ms(window_seconds), now))
+            .is_some_and(|seen| in_window(seen, window_ms(window_seconds), now))
     }
 
     pub fn distinct_count(&mut self, key: &str, window_seconds: u32, now: u64) -> u64 {
         self.tick(now);
-        self.sets
-            .get(key)
-            .map_or(0, |w| Self::count_members(&w.data, window_seconds, now))
+        self.sets.get_mut(key).map_or(0, |w| {
+            w.data.expire(w.longest_ms, now);
+            w.data.count(window_ms(window_seconds), w.longest_ms, now)
+        })
     }
 
     /// How many keys are held: values, counters and sets (what has expired
@@ -158,17 +255,25 @@ impl MemoryState {
     pub fn restore_event(&mut self, key: &str, at: u64, longest_ms: u64) {
         let w = self.events.entry(key.to_owned()).or_default();
         w.longest_ms = w.longest_ms.max(longest_ms);
-        w.data.push_back(at);
+        push_in_order(&mut w.data, at);
         if w.data.len() > MAX_EVENTS_PER_KEY {
             w.data.pop_front();
         }
     }
 
-    /// Restore one member of a distinct set, with when it was last seen.
+    /// Restore one member of a distinct set, with when it was last seen
+    /// (cheapest oldest first).
     pub fn restore_member(&mut self, key: &str, member: &str, seen: u64, longest_ms: u64) {
         let w = self.sets.entry(key.to_owned()).or_default();
         w.longest_ms = w.longest_ms.max(longest_ms);
-        w.data.insert(member.to_owned(), seen);
+        w.data.add(member, seen);
+    }
+
+    /// Whether `key` holds anything: a value, a counter or a set.
+    pub fn holds(&self, key: &str) -> bool {
+        self.values.contains_key(key)
+            || self.events.contains_key(key)
+            || self.sets.contains_key(key)
     }
 
     /// Restore a first-seen time.
@@ -183,20 +288,9 @@ impl MemoryState {
         if events.front().is_some_and(|t| in_window(*t, window, now)) {
             return events.len() as u64;
         }
-        // Events are in arrival order; count from the newest back.
-        events
-            .iter()
-            .rev()
-            .take_while(|t| in_window(**t, window, now))
-            .count() as u64
-    }
-
-    fn count_members(members: &HashMap<String, u64>, window_seconds: u32, now: u64) -> u64 {
-        let window = window_ms(window_seconds);
-        members
-            .values()
-            .filter(|seen| in_window(**seen, window, now))
-            .count() as u64
+        // Events are in time order: the first in the window by bisection.
+        let first = events.partition_point(|t| !in_window(*t, window, now));
+        (events.len() - first) as u64
     }
 
     fn prune_events(w: &mut Window<VecDeque<u64>>, now: u64) {
@@ -223,9 +317,8 @@ impl MemoryState {
             !w.data.is_empty()
         });
         self.sets.retain(|_, w| {
-            let longest = w.longest_ms;
-            w.data.retain(|_, seen| in_window(*seen, longest, now));
-            !w.data.is_empty()
+            w.data.expire(w.longest_ms, now);
+            w.data.len() > 0
         });
     }
 }
@@ -304,6 +397,91 @@ mod tests {
     use super::*;
 
     const S: u64 = 1000;
+
+    /// A small deterministic generator (xorshift), so that the model test
+    /// below replays the same operations every run.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// The bucketless counters answer exactly what a naive model answers
+    /// (every event and sighting kept, every count a scan), through
+    /// re-sightings, out-of-order times, two windows on one key, expiry
+    /// and the sweep.
+    #[test]
+    fn counts_agree_with_a_naive_model() {
+        let mut m = MemoryState::new();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut events: Vec<u64> = Vec::new();
+        let mut members: HashMap<String, u64> = HashMap::new();
+        let (mut set_longest, mut ev_longest) = (0u64, 0u64);
+        let mut now = 1_000_000u64;
+        for step in 0..20_000 {
+            // Mostly forward, sometimes a few ms back (concurrent calls).
+            now = (now + rng.below(400)).saturating_sub(rng.below(4) * 30);
+            let window = if rng.below(3) == 0 { 5 } else { 30 };
+            match rng.below(4) {
+                0 | 1 => {
+                    let member = format!("m{}", rng.below(300));
+                    let seen = members.entry(member.clone()).or_insert(now);
+                    *seen = (*seen).max(now);
+                    // Forgotten as the store forgets: past the longest
+                    // window asked, at the time of the call.
+                    set_longest = set_longest.max(window_ms(window));
+                    members.retain(|_, t| in_window(*t, set_longest, now));
+                    let got = m.distinct_add("set", &member, window, now);
+                    let want = members
+                        .values()
+                        .filter(|t| in_window(**t, window_ms(window), now))
+                        .count() as u64;
+                    assert_eq!(got, want, "distinct_add at step {step}");
+                }
+                2 => {
+                    events.push(now);
+                    ev_longest = ev_longest.max(window_ms(window));
+                    events.retain(|t| in_window(*t, ev_longest, now));
+                    let got = m.hit("ev", window, now);
+                    let want = events
+                        .iter()
+                        .filter(|t| in_window(**t, window_ms(window), now))
+                        .count() as u64;
+                    assert_eq!(got, want, "hit at step {step}");
+                }
+                _ => {
+                    members.retain(|_, t| in_window(*t, set_longest, now));
+                    let got = m.distinct_count("set", window, now);
+                    let want = members
+                        .values()
+                        .filter(|t| in_window(**t, window_ms(window), now))
+                        .count() as u64;
+                    assert_eq!(got, want, "distinct_count at step {step}");
+                }
+            }
+        }
+    }
+
+    /// A member seen again and again keeps one entry per sighting only
+    /// until they outnumber the members: the set's memory follows its
+    /// members, not its traffic.
+    #[test]
+    fn a_hot_member_does_not_grow_its_set() {
+        let mut m = MemoryState::new();
+        for i in 0..100_000 {
+            assert_eq!(m.distinct_add("s", "same", 3600, 1_000 + i), 1);
+        }
+        let w = &m.sets["s"];
+        assert!(
+            w.data.order.len() <= 2 * w.data.len() + 65,
+            "{}",
+            w.data.order.len()
+        );
+    }
 
     #[test]
     fn hit_counts_only_the_window() {

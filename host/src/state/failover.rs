@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::{MemoryBackend, StateBackend, StateResult};
+use super::{Bounds, Counted, MemoryBackend, StateBackend, StateResult};
 use crate::runtime::unix_ms;
 
 /// How long after a failure the backend is tried again.
@@ -143,6 +143,29 @@ impl StateBackend for Failover {
 
     fn keys(&self, ns: &str, now: u64) -> StateResult<u64> {
         self.call(|b| b.keys(ns, now))
+    }
+
+    fn hit_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        self.call(|b| b.hit_bounded(ns, key, window, now, bounds))
+    }
+
+    fn distinct_add_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        self.call(|b| b.distinct_add_bounded(ns, key, member, window, now, bounds))
     }
 
     fn health(&self) -> Option<Health> {

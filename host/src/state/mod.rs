@@ -99,6 +99,99 @@ pub trait StateBackend: Send + Sync {
     fn health(&self) -> Option<Health> {
         None
     }
+
+    /// [`hit`](StateBackend::hit) within a module's quotas, as one step:
+    /// past a quota the count is answered as if the event had been
+    /// counted, and nothing is stored. A backend answers it at once (one
+    /// lock, one Redis round trip); this default asks the questions one by
+    /// one.
+    fn hit_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        let fresh = || Ok(self.count(ns, key, window, now)? == 0);
+        let full = at_key_quota(self, ns, bounds, fresh, now)?
+            || self.count(ns, key, bounds.longest, now)? >= bounds.max_events_per_key;
+        if full {
+            return Ok(Counted::saturated(self.count(ns, key, window, now)? + 1));
+        }
+        Ok(Counted::stored(self.hit(ns, key, window, now)?))
+    }
+
+    /// [`distinct_add`](StateBackend::distinct_add) within a module's
+    /// quotas, as one step (see [`hit_bounded`](StateBackend::hit_bounded)).
+    fn distinct_add_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        let fresh = || Ok(self.distinct_count(ns, key, window, now)? == 0);
+        let full = at_key_quota(self, ns, bounds, fresh, now)?
+            || (self.distinct_count(ns, key, bounds.longest, now)? >= bounds.max_members_per_set
+                && !self.distinct_has(ns, key, member, bounds.longest, now)?);
+        if full {
+            let n = self.distinct_count(ns, key, window, now)?;
+            let known = self.distinct_has(ns, key, member, window, now)?;
+            return Ok(Counted::saturated(n + u64::from(!known)));
+        }
+        Ok(Counted::stored(
+            self.distinct_add(ns, key, member, window, now)?,
+        ))
+    }
+}
+
+/// The quotas a module's counting calls are held to (`[state]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Keys the namespace may hold.
+    pub max_keys: u64,
+    pub max_events_per_key: u64,
+    pub max_members_per_set: u64,
+    /// The longest window (`max_ttl_seconds`): every event a key holds.
+    pub longest: u32,
+}
+
+/// What a bounded counting call answered, and whether it stored anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    pub count: u64,
+    pub stored: bool,
+}
+
+impl Counted {
+    pub fn stored(count: u64) -> Counted {
+        Counted {
+            count,
+            stored: true,
+        }
+    }
+
+    pub fn saturated(count: u64) -> Counted {
+        Counted {
+            count,
+            stored: false,
+        }
+    }
+}
+
+/// Whether a call that would add a key `fresh` to `ns` is past
+/// `max_keys` (asked only when the namespace is full).
+fn at_key_quota<B: StateBackend + ?Sized>(
+    backend: &B,
+    ns: &str,
+    bounds: &Bounds,
+    fresh: impl FnOnce() -> StateResult<bool>,
+    now: u64,
+) -> StateResult<bool> {
+    Ok(backend.keys(ns, now)? >= bounds.max_keys && fresh()?)
 }
 
 /// Where state lives, from `--state` or `state.url`.
@@ -194,6 +287,15 @@ impl Quotas {
         window.min(self.max_ttl_seconds)
     }
 
+    fn bounds(&self) -> Bounds {
+        Bounds {
+            max_keys: self.max_keys,
+            max_events_per_key: self.max_events_per_key,
+            max_members_per_set: self.max_members_per_set,
+            longest: self.max_ttl_seconds,
+        }
+    }
+
     /// A counting call past a quota answers as if it had counted, without
     /// storing: an error would fail the module's call, and a failed module
     /// is skipped, so a sender who filled a wave detector's sets would blind
@@ -285,17 +387,13 @@ impl StateBackend for Quotas {
 
     fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
         let key = &*self.key(key);
-        let window = self.window(window);
-        let fresh = || Ok(self.inner.count(ns, key, window, now)? == 0);
-        // Every event the key holds: none is kept past the longest window,
-        // and no window is longer than `max_ttl_seconds`.
-        let full = self.check_room(ns, fresh, now).is_err()
-            || self.inner.count(ns, key, self.max_ttl_seconds, now)? >= self.max_events_per_key;
-        if full {
+        let counted = self
+            .inner
+            .hit_bounded(ns, key, self.window(window), now, &self.bounds())?;
+        if !counted.stored {
             self.saturated(ns, "state.max_events_per_key or state.max_keys");
-            return Ok(self.inner.count(ns, key, window, now)? + 1);
         }
-        self.inner.hit(ns, key, window, now)
+        Ok(counted.count)
     }
 
     fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
@@ -313,19 +411,18 @@ impl StateBackend for Quotas {
     ) -> StateResult<u64> {
         let key = &*self.key(key);
         let member = &*self.key(member);
-        let window = self.window(window);
-        let all = self.max_ttl_seconds;
-        let fresh = || Ok(self.inner.distinct_count(ns, key, window, now)? == 0);
-        let full = self.check_room(ns, fresh, now).is_err()
-            || (self.inner.distinct_count(ns, key, all, now)? >= self.max_members_per_set
-                && !self.inner.distinct_has(ns, key, member, all, now)?);
-        if full {
+        let counted = self.inner.distinct_add_bounded(
+            ns,
+            key,
+            member,
+            self.window(window),
+            now,
+            &self.bounds(),
+        )?;
+        if !counted.stored {
             self.saturated(ns, "state.max_members_per_set or state.max_keys");
-            let n = self.inner.distinct_count(ns, key, window, now)?;
-            let known = self.inner.distinct_has(ns, key, member, window, now)?;
-            return Ok(n + u64::from(!known));
         }
-        self.inner.distinct_add(ns, key, member, window, now)
+        Ok(counted.count)
     }
 
     fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
@@ -458,5 +555,67 @@ impl StateBackend for MemoryBackend {
 
     fn keys(&self, ns: &str, _now: u64) -> StateResult<u64> {
         self.with(ns, |m| m.keys() as u64)
+    }
+
+    fn hit_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        self.with(ns, |m| memory_hit_bounded(m, key, window, now, bounds))
+    }
+
+    fn distinct_add_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        self.with(ns, |m| {
+            memory_distinct_add_bounded(m, key, member, window, now, bounds)
+        })
+    }
+}
+
+/// [`StateBackend::hit_bounded`] on one namespace's memory, under its lock.
+fn memory_hit_bounded(
+    m: &mut MemoryState,
+    key: &str,
+    window: u32,
+    now: u64,
+    bounds: &Bounds,
+) -> Counted {
+    let full = (!m.holds(key) && m.keys() as u64 >= bounds.max_keys)
+        || m.count(key, bounds.longest, now) >= bounds.max_events_per_key;
+    if full {
+        Counted::saturated(m.count(key, window, now) + 1)
+    } else {
+        Counted::stored(m.hit(key, window, now))
+    }
+}
+
+/// [`StateBackend::distinct_add_bounded`] on one namespace's memory.
+fn memory_distinct_add_bounded(
+    m: &mut MemoryState,
+    key: &str,
+    member: &str,
+    window: u32,
+    now: u64,
+    bounds: &Bounds,
+) -> Counted {
+    let full = (!m.holds(key) && m.keys() as u64 >= bounds.max_keys)
+        || (m.distinct_count(key, bounds.longest, now) >= bounds.max_members_per_set
+            && !m.distinct_has(key, member, bounds.longest, now));
+    if full {
+        let known = m.distinct_has(key, member, window, now);
+        Counted::saturated(m.distinct_count(key, window, now) + u64::from(!known))
+    } else {
+        Counted::stored(m.distinct_add(key, member, window, now))
     }
 }

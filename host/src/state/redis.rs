@@ -15,32 +15,48 @@ use std::time::Duration;
 use palisade_sdk::memory::{MAX_EVENTS_PER_KEY, MAX_MEMBERS_PER_SET};
 use redis::{Client, Connection, Script};
 
-use super::{StateBackend, StateError, StateResult};
+use super::{Bounds, Counted, StateBackend, StateError, StateResult};
 
 /// Idle connections kept at most.
 const POOL: usize = 32;
 /// First-seen times remembered at most (then forgotten all at once).
 const FIRST_SEEN_KNOWN: usize = 1 << 20;
 
-/// Add to a window (an event, or a member's latest sighting), prune what
-/// the longest window of the key can no longer count, cap its size, and
-/// count the window. KEYS: the sorted set, its longest-window record, the
-/// namespace's key index. ARGV: now (ms), window (ms), member, cap, the
-/// key's name in the index.
+/// Add to a window (an event, or a member's latest sighting) within the
+/// module's quotas, prune what the longest window of the key can no
+/// longer count, and count the window: the quota checks and the add in
+/// one script, so one round trip and atomic across replicas. KEYS: the
+/// sorted set, its longest-window record, the namespace's key index.
+/// ARGV: now (ms), window (ms), member, the cap on the set's size, the
+/// key's name in the index, the namespace's key quota, whether members
+/// are distinct (1) or events (0), the wall clock (ms, the index's
+/// expiry times). Returns {count, stored (1) or saturated (0)}: past a
+/// quota the count is answered as if added and nothing is stored.
 const WINDOW_ADD: &str = r"
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local cap = tonumber(ARGV[4])
+local distinct = ARGV[7] == '1'
 local longest = tonumber(redis.call('GET', KEYS[2]) or '0')
 if window > longest then longest = window end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
+local full = false
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[8])
+  full = redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[6])
+end
+local known = distinct and redis.call('ZSCORE', KEYS[1], ARGV[3])
+if not full and redis.call('ZCARD', KEYS[1]) >= cap and not known then full = true end
+if full then
+  local n = redis.call('ZCOUNT', KEYS[1], '(' .. (now - window), '+inf')
+  if not (known and tonumber(known) > now - window) then n = n + 1 end
+  return {n, 0}
+end
 redis.call('SET', KEYS[2], longest, 'PX', longest + 60000)
 redis.call('ZADD', KEYS[1], now, ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
-local n = redis.call('ZCARD', KEYS[1])
-local cap = tonumber(ARGV[4])
-if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
 redis.call('PEXPIRE', KEYS[1], longest + 60000)
 redis.call('ZADD', KEYS[3], now + longest + 60000, ARGV[5])
-return redis.call('ZCOUNT', KEYS[1], '(' .. (now - window), '+inf')
+return {redis.call('ZCOUNT', KEYS[1], '(' .. (now - window), '+inf'), 1}
 ";
 
 pub struct RedisBackend {
@@ -119,7 +135,8 @@ impl RedisBackend {
     }
 
     /// Add `member` at `now` to the `kind` window (`ev`ents or `set`
-    /// members) of a key; the count within `window`.
+    /// members) of a key within `bounds`; the count within `window`.
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &self,
         kind: &str,
@@ -128,15 +145,19 @@ impl RedisBackend {
         member: &str,
         window: u32,
         now: u64,
-    ) -> StateResult<u64> {
-        let cap = if kind == "ev" {
-            MAX_EVENTS_PER_KEY
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        let (cap, distinct) = if kind == "ev" {
+            (bounds.max_events_per_key.min(MAX_EVENTS_PER_KEY as u64), 0)
         } else {
-            MAX_MEMBERS_PER_SET
+            (
+                bounds.max_members_per_set.min(MAX_MEMBERS_PER_SET as u64),
+                1,
+            )
         };
         let set = self.key(kind, ns, key);
         let longest = self.key(&format!("{kind}w"), ns, key);
-        self.with(|c| {
+        let (count, stored): (u64, u8) = self.with(|c| {
             self.window_add
                 .key(&set)
                 .key(&longest)
@@ -146,8 +167,26 @@ impl RedisBackend {
                 .arg(member)
                 .arg(cap)
                 .arg(format!("{kind}:{key}"))
+                .arg(bounds.max_keys)
+                .arg(distinct)
+                .arg(crate::runtime::unix_ms())
                 .invoke(c)
+        })?;
+        Ok(Counted {
+            count,
+            stored: stored == 1,
         })
+    }
+
+    /// Without a module's quotas (the host's own calls go through
+    /// [`Quotas`](super::Quotas) too): only the hard caps.
+    fn unbounded() -> Bounds {
+        Bounds {
+            max_keys: u64::MAX,
+            max_events_per_key: MAX_EVENTS_PER_KEY as u64,
+            max_members_per_set: MAX_MEMBERS_PER_SET as u64,
+            longest: u32::MAX,
+        }
     }
 
     fn count_in(&self, kind: &str, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
@@ -234,9 +273,22 @@ impl StateBackend for RedisBackend {
     }
 
     fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
+        Ok(self
+            .hit_bounded(ns, key, window, now, &Self::unbounded())?
+            .count)
+    }
+
+    fn hit_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
         let n = self.events.fetch_add(1, Ordering::Relaxed);
         let member = format!("{now}:{}:{n}", self.instance);
-        self.add("ev", ns, key, &member, window, now)
+        self.add("ev", ns, key, &member, window, now, bounds)
     }
 
     fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
@@ -251,7 +303,21 @@ impl StateBackend for RedisBackend {
         window: u32,
         now: u64,
     ) -> StateResult<u64> {
-        self.add("set", ns, key, member, window, now)
+        Ok(self
+            .distinct_add_bounded(ns, key, member, window, now, &Self::unbounded())?
+            .count)
+    }
+
+    fn distinct_add_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        self.add("set", ns, key, member, window, now, bounds)
     }
 
     fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
-use super::{MemoryBackend, StateBackend, StateError, StateResult};
+use super::{Bounds, Counted, MemoryBackend, StateBackend, StateError, StateResult};
 
 /// How long a change may wait before it is written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -112,6 +112,25 @@ impl SqliteBackend {
         })
     }
 
+    fn queue_event(&self, ns: &str, key: &str, window: u32, now: u64) {
+        self.queue(Change::Event {
+            ns: ns.to_owned(),
+            key: key.to_owned(),
+            at: now as i64,
+            window_ms: ms(window),
+        });
+    }
+
+    fn queue_member(&self, ns: &str, key: &str, member: &str, window: u32, now: u64) {
+        self.queue(Change::Member {
+            ns: ns.to_owned(),
+            key: key.to_owned(),
+            member: member.to_owned(),
+            seen: now as i64,
+            window_ms: ms(window),
+        });
+    }
+
     fn queue(&self, change: Change) {
         if let Some(tx) = &*self.changes.lock().unwrap_or_else(|e| e.into_inner()) {
             let _ = tx.send(change);
@@ -159,7 +178,7 @@ fn load(conn: &Connection, memory: &MemoryBackend) -> rusqlite::Result<()> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut members = conn.prepare(
         "SELECT m.ns, m.key, m.member, m.seen, coalesce(w.longest_ms, 0) FROM members m
-         LEFT JOIN windows w ON w.ns = m.ns AND w.key = m.key AND w.kind = 1",
+         LEFT JOIN windows w ON w.ns = m.ns AND w.key = m.key AND w.kind = 1 ORDER BY m.seen",
     )?;
     let members = members
         .query_map([], |r| {
@@ -352,13 +371,23 @@ impl StateBackend for SqliteBackend {
 
     fn hit(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
         let n = self.memory.hit(ns, key, window, now)?;
-        self.queue(Change::Event {
-            ns: ns.to_owned(),
-            key: key.to_owned(),
-            at: now as i64,
-            window_ms: ms(window),
-        });
+        self.queue_event(ns, key, window, now);
         Ok(n)
+    }
+
+    fn hit_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        let counted = self.memory.hit_bounded(ns, key, window, now, bounds)?;
+        if counted.stored {
+            self.queue_event(ns, key, window, now);
+        }
+        Ok(counted)
     }
 
     fn count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
@@ -374,14 +403,26 @@ impl StateBackend for SqliteBackend {
         now: u64,
     ) -> StateResult<u64> {
         let n = self.memory.distinct_add(ns, key, member, window, now)?;
-        self.queue(Change::Member {
-            ns: ns.to_owned(),
-            key: key.to_owned(),
-            member: member.to_owned(),
-            seen: now as i64,
-            window_ms: ms(window),
-        });
+        self.queue_member(ns, key, member, window, now);
         Ok(n)
+    }
+
+    fn distinct_add_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        let counted = self
+            .memory
+            .distinct_add_bounded(ns, key, member, window, now, bounds)?;
+        if counted.stored {
+            self.queue_member(ns, key, member, window, now);
+        }
+        Ok(counted)
     }
 
     fn distinct_count(&self, ns: &str, key: &str, window: u32, now: u64) -> StateResult<u64> {
