@@ -125,6 +125,10 @@ pub struct ServerConfig {
     /// Threads serving HTTP; 0 (the default) is one per CPU core.
     /// Judging runs on its own threads, bounded by `limits.instances`.
     pub workers: usize,
+    /// Activities judged at once; 0 (the default) is four per CPU core.
+    /// Judging is CPU work: more at once only queues in the scheduler,
+    /// and keeps more module instances (and their memory) warm.
+    pub concurrent_judgements: usize,
 }
 
 impl Default for ServerConfig {
@@ -150,6 +154,7 @@ impl Default for ServerConfig {
             body_read_timeout_ms: 30_000,
             shutdown_timeout_ms: 10_000,
             workers: 0,
+            concurrent_judgements: 0,
         }
     }
 }

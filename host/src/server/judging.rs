@@ -41,6 +41,12 @@ impl App {
         body: bytes::Bytes,
         envelope: Envelope,
     ) -> Result<Judgement, JudgeError> {
+        let slot = self
+            .judgements
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
         let set = self.palisade.policies();
         // One instance per module at most; a set larger than the pool
         // judges one activity at a time.
@@ -56,7 +62,7 @@ impl App {
         let judging = tokio::task::spawn_blocking(move || {
             // Held by the work itself: a sender that hangs up mid-judging
             // drops the request, not the instances its judging still uses.
-            let _permits = permits;
+            let _permits = (slot, permits);
             let body = judged_body;
             if let Some(marker) = app.panic_marker.get()
                 && body.windows(marker.len()).any(|w| w == marker.as_slice())

@@ -72,6 +72,9 @@ pub struct App {
     judging: Arc<Semaphore>,
     /// The permits there are (`limits.instances`).
     instances: usize,
+    /// Activities judged at once (`server.concurrent_judgements`), taken
+    /// before the instance permits.
+    judgements: Arc<Semaphore>,
     admin_token: Option<String>,
     /// False while a module configured at start is missing (and
     /// `policies.allow_missing` is off): `/readyz` then says 503, so a load
@@ -193,6 +196,10 @@ impl App {
             senders,
             judging: Arc::new(Semaphore::new(instances)),
             instances,
+            judgements: Arc::new(Semaphore::new(match config.server.concurrent_judgements {
+                0 => 4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            })),
             admin_token: options.admin_token.filter(|t| !t.is_empty()),
             ready: std::sync::atomic::AtomicBool::new(ready),
             panic_marker: OnceLock::new(),
