@@ -526,3 +526,42 @@ fn check_fails_when_a_configured_module_did_not_load() {
     assert_eq!(out.status.code(), Some(0), "allowed explicitly");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// In a container with a virtual-memory limit, the instance pool's address
+/// space reservation cannot be made: the start fails, saying what to change,
+/// and a smaller pool starts.
+#[test]
+fn a_virtual_memory_limit_too_small_for_the_pool_says_what_to_lower() {
+    let dir = std::env::temp_dir().join(format!("palisade-cli-vm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let small = dir.join("small.toml");
+    std::fs::write(&small, "[limits]\ninstances = 6\n[state]\nurl = \"memory\"\n").unwrap();
+    // 80 GiB of address space: not the default pool's 2 TiB, room for the
+    // twelve memories of six instances (one per default module).
+    let run = |args: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v 83886080 && exec \"$0\" check {args} examples/activities/reply.json"
+            ))
+            .arg(env!("CARGO_BIN_EXE_palisade"))
+            .current_dir(root())
+            .output()
+            .expect("run palisade under ulimit -v")
+    };
+    let out = run("");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started under ulimit -v: {stderr}");
+    assert!(
+        stderr.contains("limits.instances = 256") && stderr.contains("ulimit -v"),
+        "{stderr}"
+    );
+    let out = run(&format!("--config {}", small.display()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines(&out).len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -99,7 +99,17 @@ impl Runtime {
         lists: Lists,
         cache_dir: Option<&Path>,
     ) -> wasmtime::Result<Arc<Runtime>> {
-        let engine = Engine::new(&engine_config(&limits))?;
+        let engine = Engine::new(&engine_config(&limits)).map_err(|e| {
+            // The pool reserves address space (not memory) up front: a
+            // virtual-memory limit (`ulimit -v`) too small for it fails here.
+            e.context(format!(
+                "the instance pool reserves 4 GiB of address space per module memory, {} \
+                 memories for limits.instances = {}; lower limits.instances or lift the \
+                 virtual-memory limit (ulimit -v)",
+                limits.instances.max(1) * 2,
+                limits.instances
+            ))
+        })?;
         let mut linker = Linker::new(&engine);
         // Guests built for wasm32-wasip2 import WASI even for pure
         // computation; the context grants nothing (no preopens, no
