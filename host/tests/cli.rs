@@ -535,7 +535,11 @@ fn a_virtual_memory_limit_too_small_for_the_pool_says_what_to_lower() {
     let dir = std::env::temp_dir().join(format!("palisade-cli-vm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let small = dir.join("small.toml");
-    std::fs::write(&small, "[limits]\ninstances = 6\n[state]\nurl = \"memory\"\n").unwrap();
+    std::fs::write(
+        &small,
+        "[limits]\ninstances = 6\n[state]\nurl = \"memory\"\n",
+    )
+    .unwrap();
     // 80 GiB of address space: not the default pool's 2 TiB, room for the
     // twelve memories of six instances (one per default module).
     let run = |args: &str| {

@@ -223,6 +223,41 @@ async fn with_the_upstream_down_the_sender_is_told_to_retry() {
     assert_eq!(get.status().as_u16(), 502);
 }
 
+/// An upstream that takes connections and never answers: an accepted
+/// delivery is answered 504 after `server.upstream_timeout_ms` (not
+/// acknowledged, so the sender retries), and the sidecar keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_upstream_is_answered_504_within_the_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let p = sidecar_with(
+        Some(&format!("http://127.0.0.1:{port}")),
+        "",
+        "upstream_timeout_ms = 300",
+    )
+    .await;
+    // 504 can only come from the timeout: this upstream never answers.
+    let status = signed_post(
+        &format!("{}/users/alice/inbox", p.url),
+        &example("reply.json"),
+    )
+    .await;
+    assert_eq!(status, 504);
+    let get = reqwest::get(format!("{}/users/alice", p.url))
+        .await
+        .unwrap();
+    assert_eq!(get.status().as_u16(), 504);
+    let ready = reqwest::get(format!("{}/readyz", p.url)).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    held.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_inbox_requests_pass_through_and_bodies_over_the_limit_get_413() {
     let up = upstream().await;

@@ -242,7 +242,7 @@ async fn release(app: &Arc<App>, id: i64) -> Result<Value, (StatusCode, String)>
             method,
             &request.path_and_query,
             &headers,
-            reqwest::Body::from(request.body),
+            axum::body::Body::from(request.body),
         )
         .await
         .map_err(|e| {

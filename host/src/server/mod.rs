@@ -165,7 +165,7 @@ impl App {
             metrics.fetches.clone(),
         )?;
         let upstream = match &config.server.upstream {
-            Some(url) => Some(Upstream::new(url, &config.server).map_err(|e| e.to_string())?),
+            Some(url) => Some(Upstream::new(url, &config.server)?),
             None => None,
         };
         let set = palisade.policies();

@@ -17,7 +17,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt, TryStreamExt};
+use futures_util::{FutureExt, StreamExt};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
 use super::{App, Judgement, paths};
 use crate::Action;
@@ -28,45 +32,85 @@ use crate::runtime::{Direction, unix_ms};
 use crate::senders::Sender;
 use crate::senders::verify::Signed;
 
-/// The protected server.
+/// The protected server, over pooled HTTP/1.1 connections (hyper's
+/// client: no redirects followed, no decompression, nothing added).
 pub struct Upstream {
-    base: String,
-    client: reqwest::Client,
+    scheme: axum::http::uri::Scheme,
+    authority: axum::http::uri::Authority,
+    timeout: Duration,
+    client: Client<HttpConnector, Body>,
+}
+
+/// Why the upstream gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("the upstream did not answer within {0} ms")]
+    Timeout(u128),
+    #[error("{0}")]
+    Failed(#[from] hyper_util::client::legacy::Error),
+    #[error("invalid upstream request: {0}")]
+    Request(#[from] axum::http::Error),
+}
+
+impl UpstreamError {
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, UpstreamError::Timeout(_))
+    }
 }
 
 impl Upstream {
-    pub fn new(url: &str, server: &ServerConfig) -> Result<Upstream, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            // Redirects and decompression are the sender's business.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_millis(server.upstream_timeout_ms))
+    /// `url`: `http://HOST[:PORT]` (checked by the configuration).
+    pub fn new(url: &str, server: &ServerConfig) -> Result<Upstream, String> {
+        let uri: axum::http::Uri = url
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|e| format!("server.upstream `{url}`: {e}"))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
+        else {
+            return Err(format!("server.upstream `{url}` needs a scheme and a host"));
+        };
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_millis(server.upstream_timeout_ms)));
+        let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
-            .build()?;
+            .build(connector);
         Ok(Upstream {
-            base: url.trim_end_matches('/').to_owned(),
+            scheme,
+            authority,
+            timeout: Duration::from_millis(server.upstream_timeout_ms),
             client,
         })
     }
 
-    /// Send a request upstream unchanged but for hop-by-hop headers.
+    /// Send a request upstream unchanged but for hop-by-hop headers; the
+    /// answer's head must come within `server.upstream_timeout_ms` (its
+    /// body then streams as the upstream sends it).
     pub async fn send(
         &self,
         method: Method,
         path_and_query: &str,
         headers: &HeaderMap,
-        body: reqwest::Body,
-    ) -> Result<reqwest::Response, reqwest::Error> {
-        let url = format!("{}{}", self.base, path_and_query);
-        let mut forwarded = HeaderMap::with_capacity(headers.len());
+        body: Body,
+    ) -> Result<axum::http::Response<Incoming>, UpstreamError> {
+        let uri = axum::http::Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path_and_query)
+            .build()?;
+        let mut request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(body)?;
+        let forwarded = request.headers_mut();
+        forwarded.reserve(headers.len());
         for (name, value) in end_to_end(headers) {
             forwarded.append(name.clone(), value.clone());
         }
-        self.client
-            .request(method, url)
-            .headers(forwarded)
-            .body(body)
-            .send()
-            .await
+        match tokio::time::timeout(self.timeout, self.client.request(request)).await {
+            Ok(answer) => Ok(answer?),
+            Err(_) => Err(UpstreamError::Timeout(self.timeout.as_millis())),
+        }
     }
 }
 
@@ -101,21 +145,19 @@ pub fn end_to_end(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &He
 }
 
 /// Relay an upstream response: status, end-to-end headers, streamed body.
-pub fn relay(response: reqwest::Response) -> Response {
-    let status = response.status();
-    let mut builder = Response::builder().status(status);
-    if let Some(headers) = builder.headers_mut() {
-        for (name, value) in end_to_end(response.headers()) {
-            headers.append(name.clone(), value.clone());
-        }
+pub fn relay(response: axum::http::Response<Incoming>) -> Response {
+    let (parts, body) = response.into_parts();
+    let mut relayed = Response::new(Body::new(body));
+    *relayed.status_mut() = parts.status;
+    let headers = relayed.headers_mut();
+    headers.reserve(parts.headers.len());
+    for (name, value) in end_to_end(&parts.headers) {
+        headers.append(name.clone(), value.clone());
     }
-    let body = Body::from_stream(response.bytes_stream());
-    builder
-        .body(body)
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+    relayed
 }
 
-fn upstream_unreachable(app: &App, error: &reqwest::Error) -> Response {
+fn upstream_unreachable(app: &App, error: &UpstreamError) -> Response {
     app.metrics.upstream_status(None);
     tracing::warn!(%error, "upstream unreachable");
     // Not 2xx: the sender keeps the activity and retries later.
@@ -193,14 +235,8 @@ async fn pass_through(
     path_and_query: &str,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
     match upstream
-        .send(
-            parts.method,
-            path_and_query,
-            &parts.headers,
-            reqwest::Body::wrap_stream(stream),
-        )
+        .send(parts.method, path_and_query, &parts.headers, body)
         .await
     {
         Ok(response) => {
@@ -481,7 +517,7 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     match upstream
-        .send(method, path_and_query, headers, reqwest::Body::from(body))
+        .send(method, path_and_query, headers, Body::from(body))
         .await
     {
         Ok(response) => {
