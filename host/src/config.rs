@@ -788,6 +788,13 @@ impl Config {
             ));
         }
         let s = &self.server;
+        if s.workers > 1024 || s.concurrent_judgements > 65_536 {
+            return Err(format!(
+                "server.workers ({}) must be at most 1024 and server.concurrent_judgements ({}) \
+                 at most 65536 (0 for either: by the CPU cores)",
+                s.workers, s.concurrent_judgements
+            ));
+        }
         if s.header_read_timeout_ms == 0
             || s.body_read_timeout_ms == 0
             || s.shutdown_timeout_ms == 0
@@ -911,6 +918,21 @@ mod tests {
             ]
         );
         assert_eq!(c.thresholds.reject, 10.0);
+    }
+
+    #[test]
+    fn thread_and_judging_counts_are_bounded_and_zero_means_by_cores() {
+        let c = Config::parse("[server]\nworkers = 2\nconcurrent_judgements = 3\n").unwrap();
+        assert_eq!((c.server.workers, c.server.concurrent_judgements), (2, 3));
+        let d = Config::parse("").unwrap();
+        assert_eq!((d.server.workers, d.server.concurrent_judgements), (0, 0));
+        let e = Config::parse("[server]\nworkers = 100000\n").unwrap_err();
+        assert!(
+            e.contains("server.workers (100000) must be at most 1024"),
+            "{e}"
+        );
+        let e = Config::parse("[server]\nconcurrent_judgements = 1000000\n").unwrap_err();
+        assert!(e.contains("server.concurrent_judgements (1000000)"), "{e}");
     }
 
     #[test]

@@ -223,6 +223,20 @@ async fn with_the_upstream_down_the_sender_is_told_to_retry() {
     assert_eq!(get.status().as_u16(), 502);
 }
 
+/// An upstream URL with a path (`http://host/base`): every request goes
+/// under it, query kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_path_prefixes_every_request() {
+    let up = upstream().await;
+    let p = sidecar(Some(&format!("{}/base/", up.url)), "").await;
+    let r = reqwest::get(format!("{}/users/alice?page=2", p.url))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["path"], "/base/users/alice?page=2");
+}
+
 /// An upstream that takes connections and never answers: an accepted
 /// delivery is answered 504 after `server.upstream_timeout_ms` (not
 /// acknowledged, so the sender retries), and the sidecar keeps serving.

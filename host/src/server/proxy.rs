@@ -37,6 +37,9 @@ use crate::senders::verify::Signed;
 pub struct Upstream {
     scheme: axum::http::uri::Scheme,
     authority: axum::http::uri::Authority,
+    /// The upstream URL's path, if it has one (`http://h/base`): put
+    /// before every request's path.
+    prefix: String,
     timeout: Duration,
     client: Client<HttpConnector, Body>,
 }
@@ -78,6 +81,7 @@ impl Upstream {
         Ok(Upstream {
             scheme,
             authority,
+            prefix: uri.path().trim_end_matches('/').to_owned(),
             timeout: Duration::from_millis(server.upstream_timeout_ms),
             client,
         })
@@ -95,9 +99,13 @@ impl Upstream {
     ) -> Result<axum::http::Response<Incoming>, UpstreamError> {
         let uri = axum::http::Uri::builder()
             .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(path_and_query)
-            .build()?;
+            .authority(self.authority.clone());
+        let uri = if self.prefix.is_empty() {
+            uri.path_and_query(path_and_query)
+        } else {
+            uri.path_and_query(format!("{}{path_and_query}", self.prefix))
+        }
+        .build()?;
         let mut request = axum::http::Request::builder()
             .method(method)
             .uri(uri)
