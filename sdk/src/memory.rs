@@ -67,12 +67,12 @@ impl Members {
         };
         self.seen.insert(name.clone(), at);
         // In time order: almost always at the back.
-        let at_index = self
-            .order
-            .iter()
-            .rposition(|(t, _)| *t <= at)
-            .map_or(0, |i| i + 1);
-        self.order.insert(at_index, (at, name));
+        if self.order.back().is_none_or(|(t, _)| *t <= at) {
+            self.order.push_back((at, name));
+        } else {
+            let i = self.order.partition_point(|(t, _)| *t <= at);
+            self.order.insert(i, (at, name));
+        }
         if self.order.len() > 2 * self.seen.len() + 64 {
             let seen = &self.seen;
             self.order.retain(|(t, m)| seen.get(m) == Some(t));
@@ -190,9 +190,12 @@ impl MemoryState {
 
     pub fn count(&mut self, key: &str, window_seconds: u32, now: u64) -> u64 {
         self.tick(now);
-        self.events
-            .get(key)
-            .map_or(0, |w| Self::count_events(&w.data, window_seconds, now))
+        // Pruned first: a full counter whose events aged out is empty, not
+        // full (a quota check counts the longest window before any hit).
+        self.events.get_mut(key).map_or(0, |w| {
+            Self::prune_events(w, now);
+            Self::count_events(&w.data, window_seconds, now)
+        })
     }
 
     pub fn distinct_add(&mut self, key: &str, member: &str, window_seconds: u32, now: u64) -> u64 {
@@ -269,11 +272,15 @@ impl MemoryState {
         w.data.add(member, seen);
     }
 
-    /// Whether `key` holds anything: a value, a counter or a set.
-    pub fn holds(&self, key: &str) -> bool {
-        self.values.contains_key(key)
-            || self.events.contains_key(key)
-            || self.sets.contains_key(key)
+    /// Whether `key` names a counter (values, counters and sets are keys
+    /// of their own, each counted by [`keys`](MemoryState::keys)).
+    pub fn holds_counter(&self, key: &str) -> bool {
+        self.events.contains_key(key)
+    }
+
+    /// Whether `key` names a distinct set.
+    pub fn holds_set(&self, key: &str) -> bool {
+        self.sets.contains_key(key)
     }
 
     /// Restore a first-seen time.
@@ -421,6 +428,11 @@ mod tests {
         let mut events: Vec<u64> = Vec::new();
         let mut members: HashMap<String, u64> = HashMap::new();
         let (mut set_longest, mut ev_longest) = (0u64, 0u64);
+        let within = |times: &mut dyn Iterator<Item = &u64>, window: u32, now: u64| {
+            times
+                .filter(|t| in_window(**t, window_ms(window), now))
+                .count() as u64
+        };
         let mut now = 1_000_000u64;
         for step in 0..20_000 {
             // Mostly forward, sometimes a few ms back (concurrent calls).
@@ -436,10 +448,7 @@ mod tests {
                     set_longest = set_longest.max(window_ms(window));
                     members.retain(|_, t| in_window(*t, set_longest, now));
                     let got = m.distinct_add("set", &member, window, now);
-                    let want = members
-                        .values()
-                        .filter(|t| in_window(**t, window_ms(window), now))
-                        .count() as u64;
+                    let want = within(&mut members.values(), window, now);
                     assert_eq!(got, want, "distinct_add at step {step}");
                 }
                 2 => {
@@ -447,19 +456,13 @@ mod tests {
                     ev_longest = ev_longest.max(window_ms(window));
                     events.retain(|t| in_window(*t, ev_longest, now));
                     let got = m.hit("ev", window, now);
-                    let want = events
-                        .iter()
-                        .filter(|t| in_window(**t, window_ms(window), now))
-                        .count() as u64;
+                    let want = within(&mut events.iter(), window, now);
                     assert_eq!(got, want, "hit at step {step}");
                 }
                 _ => {
                     members.retain(|_, t| in_window(*t, set_longest, now));
                     let got = m.distinct_count("set", window, now);
-                    let want = members
-                        .values()
-                        .filter(|t| in_window(**t, window_ms(window), now))
-                        .count() as u64;
+                    let want = within(&mut members.values(), window, now);
                     assert_eq!(got, want, "distinct_count at step {step}");
                 }
             }

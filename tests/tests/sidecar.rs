@@ -223,6 +223,44 @@ async fn with_the_upstream_down_the_sender_is_told_to_retry() {
     assert_eq!(get.status().as_u16(), 502);
 }
 
+/// An upstream that sends a head and then stalls its body: the relayed
+/// body fails after `server.upstream_timeout_ms` without data instead of
+/// holding the connection for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upstream_body_is_cut_after_the_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stalling = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = stalling.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((mut socket, _)) = stalling.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+                .await;
+            open.push(socket);
+        }
+    });
+    let p = sidecar_with(
+        Some(&format!("http://127.0.0.1:{port}")),
+        "",
+        "upstream_timeout_ms = 300",
+    )
+    .await;
+    let r = reqwest::get(format!("{}/users/alice", p.url))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Without the idle bound this read never ends; the outer timeout only
+    // turns such a hang into a failure.
+    let body = tokio::time::timeout(std::time::Duration::from_secs(60), r.bytes())
+        .await
+        .expect("the stalled body was never cut");
+    assert!(body.is_err(), "a truncated body must not look complete");
+    held.abort();
+}
+
 /// An upstream URL with a path (`http://host/base`): every request goes
 /// under it, query kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

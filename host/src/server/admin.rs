@@ -255,7 +255,7 @@ async fn release(app: &Arc<App>, id: i64) -> Result<Value, (StatusCode, String)>
     let status = response.status().as_u16();
     app.metrics.upstream_status(Some(status));
     // Read (and discard) the body so the connection can be reused.
-    let _ = relay(response).into_body();
+    let _ = relay(response, upstream.timeout()).into_body();
     if !(200..300).contains(&status) {
         return Err((
             StatusCode::BAD_GATEWAY,

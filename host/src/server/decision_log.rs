@@ -118,7 +118,8 @@ impl DecisionLog {
     }
 
     /// Log one decision. Never waits for the output: serialises the record
-    /// (call it off the async threads), queues the line or drops it.
+    /// (bounded by what the decision holds; the HTTP threads call it), queues
+    /// the line or drops it.
     pub fn write(&self, record: Record) {
         let line = match serde_json::to_string(&record) {
             Ok(line) => line,

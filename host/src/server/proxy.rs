@@ -87,6 +87,12 @@ impl Upstream {
         })
     }
 
+    /// How long the upstream may take to answer, and a streamed body may
+    /// go without data (`server.upstream_timeout_ms`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Send a request upstream unchanged but for hop-by-hop headers; the
     /// answer's head must come within `server.upstream_timeout_ms` (its
     /// body then streams as the upstream sends it).
@@ -116,10 +122,90 @@ impl Upstream {
             forwarded.append(name.clone(), value.clone());
         }
         match tokio::time::timeout(self.timeout, self.client.request(request)).await {
-            Ok(answer) => Ok(answer?),
+            Ok(Ok(answer)) => Ok(answer),
+            // A connect that timed out is a timeout too (504, not 502).
+            Ok(Err(e)) if e.is_connect() && timed_out(&e) => {
+                Err(UpstreamError::Timeout(self.timeout.as_millis()))
+            }
+            Ok(Err(e)) => Err(e.into()),
             Err(_) => Err(UpstreamError::Timeout(self.timeout.as_millis())),
         }
     }
+}
+
+/// A streamed body that fails when no frame comes for `idle`: a sender or
+/// an upstream trickling a body cannot hold a connection for ever.
+/// (A reader that stops reading is bounded by the kernel, not here: the
+/// body is only asked for frames when there is room to send them.)
+pub struct Idle<B> {
+    inner: B,
+    idle: Duration,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> Idle<B> {
+    pub fn new(inner: B, idle: Duration) -> Idle<B> {
+        Idle {
+            inner,
+            idle,
+            sleep: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+}
+
+impl<B> hyper::body::Body for Idle<B>
+where
+    B: hyper::body::Body + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = B::Data;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<B::Data>, Self::Error>>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + this.idle;
+                this.sleep.as_mut().reset(next);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match this.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(format!(
+                    "no data for {} ms",
+                    this.idle.as_millis()
+                )
+                .into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Whether an error's causes include an I/O timeout.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1):
@@ -135,6 +221,11 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+/// Headers of the message itself, which a `Connection` header cannot make
+/// hop-by-hop: without `Host` the upstream would see its own authority and
+/// the sender's signature (which covers it) would not verify.
+const MESSAGE_HEADERS: [&str; 3] = ["host", "content-length", "content-type"];
+
 /// The end-to-end headers: hop-by-hop ones and those `Connection` names
 /// removed. `Transfer-Encoding` is the connection's too; the body length
 /// is re-framed by the client.
@@ -148,14 +239,17 @@ pub fn end_to_end(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &He
         .collect();
     headers.iter().filter(move |(name, _)| {
         let n = name.as_str();
-        !HOP_BY_HOP.contains(&n) && n != "transfer-encoding" && !named.iter().any(|t| t == n)
+        // `Connection` cannot name away the message's own headers.
+        let named_away = named.iter().any(|t| t == n) && !MESSAGE_HEADERS.contains(&n);
+        !HOP_BY_HOP.contains(&n) && n != "transfer-encoding" && !named_away
     })
 }
 
-/// Relay an upstream response: status, end-to-end headers, streamed body.
-pub fn relay(response: axum::http::Response<Incoming>) -> Response {
+/// Relay an upstream response: status, end-to-end headers, streamed body
+/// (failed after `idle` without data).
+pub fn relay(response: axum::http::Response<Incoming>, idle: Duration) -> Response {
     let (parts, body) = response.into_parts();
-    let mut relayed = Response::new(Body::new(body));
+    let mut relayed = Response::new(Body::new(Idle::new(body, idle)));
     *relayed.status_mut() = parts.status;
     let headers = relayed.headers_mut();
     headers.reserve(parts.headers.len());
@@ -244,13 +338,18 @@ async fn pass_through(
 ) -> Response {
     let (parts, body) = request.into_parts();
     match upstream
-        .send(parts.method, path_and_query, &parts.headers, body)
+        .send(
+            parts.method,
+            path_and_query,
+            &parts.headers,
+            Body::new(Idle::new(body, upstream.timeout)),
+        )
         .await
     {
         Ok(response) => {
             app.metrics
                 .upstream_status(Some(response.status().as_u16()));
-            relay(response)
+            relay(response, upstream.timeout)
         }
         Err(e) => upstream_unreachable(app, &e),
     }
@@ -531,7 +630,7 @@ async fn forward(
         Ok(response) => {
             app.metrics
                 .upstream_status(Some(response.status().as_u16()));
-            relay(response)
+            relay(response, upstream.timeout)
         }
         Err(e) => upstream_unreachable(app, &e),
     }
@@ -578,7 +677,7 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_stay_behind() {
         let mut h = HeaderMap::new();
-        h.insert("connection", "keep-alive, x-trace".parse().unwrap());
+        h.insert("connection", "keep-alive, x-trace, host".parse().unwrap());
         h.insert("keep-alive", "timeout=5".parse().unwrap());
         h.insert("x-trace", "1".parse().unwrap());
         h.insert("transfer-encoding", "chunked".parse().unwrap());

@@ -591,7 +591,7 @@ fn memory_hit_bounded(
     now: u64,
     bounds: &Bounds,
 ) -> Counted {
-    let full = (!m.holds(key) && m.keys() as u64 >= bounds.max_keys)
+    let full = (!m.holds_counter(key) && m.keys() as u64 >= bounds.max_keys)
         || m.count(key, bounds.longest, now) >= bounds.max_events_per_key;
     if full {
         Counted::saturated(m.count(key, window, now) + 1)
@@ -609,7 +609,7 @@ fn memory_distinct_add_bounded(
     now: u64,
     bounds: &Bounds,
 ) -> Counted {
-    let full = (!m.holds(key) && m.keys() as u64 >= bounds.max_keys)
+    let full = (!m.holds_set(key) && m.keys() as u64 >= bounds.max_keys)
         || (m.distinct_count(key, bounds.longest, now) >= bounds.max_members_per_set
             && !m.distinct_has(key, member, bounds.longest, now));
     if full {
@@ -617,5 +617,60 @@ fn memory_distinct_add_bounded(
         Counted::saturated(m.distinct_count(key, window, now) + u64::from(!known))
     } else {
         Counted::stored(m.distinct_add(key, member, window, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUNDS: Bounds = Bounds {
+        max_keys: 2,
+        max_events_per_key: 5,
+        max_members_per_set: 5,
+        longest: 3600,
+    };
+
+    /// A counter filled to its quota counts again once its events age
+    /// out of every window, instead of answering "1" for ever.
+    #[test]
+    fn a_full_counter_counts_again_once_its_events_age_out() {
+        let m = MemoryBackend::new();
+        let t0 = 1_000_000;
+        for i in 1..=5 {
+            assert_eq!(
+                m.hit_bounded("ns", "k", 60, t0, &BOUNDS).unwrap(),
+                Counted::stored(i)
+            );
+        }
+        assert_eq!(
+            m.hit_bounded("ns", "k", 60, t0, &BOUNDS).unwrap(),
+            Counted::saturated(6)
+        );
+        let later = t0 + 3_601_000;
+        assert_eq!(
+            m.hit_bounded("ns", "k", 60, later, &BOUNDS).unwrap(),
+            Counted::stored(1)
+        );
+        assert_eq!(
+            m.hit_bounded("ns", "k", 60, later, &BOUNDS).unwrap(),
+            Counted::stored(2)
+        );
+    }
+
+    /// Values, counters and sets are keys of their own: a namespace at
+    /// `max_keys` cannot add a counter or a set under a value's name.
+    #[test]
+    fn a_full_namespace_gets_no_counter_or_set_under_a_value_name() {
+        let m = MemoryBackend::new();
+        m.put("ns", "a", b"1", 0, 0).unwrap();
+        m.put("ns", "b", b"1", 0, 0).unwrap();
+        let hit = m.hit_bounded("ns", "a", 60, 1_000, &BOUNDS).unwrap();
+        assert_eq!(hit, Counted::saturated(1));
+        let add = m
+            .distinct_add_bounded("ns", "b", "x", 60, 1_000, &BOUNDS)
+            .unwrap();
+        assert_eq!(add, Counted::saturated(1));
+        assert_eq!(m.keys("ns", 1_000).unwrap(), 2);
     }
 }

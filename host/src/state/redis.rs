@@ -53,7 +53,12 @@ if full then
   return {n, 0}
 end
 redis.call('SET', KEYS[2], longest, 'PX', longest + 60000)
-redis.call('ZADD', KEYS[1], now, ARGV[3])
+if known then
+  -- A member's latest sighting wins, as in memory (times are not ordered).
+  redis.call('ZADD', KEYS[1], 'GT', now, ARGV[3])
+else
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+end
 redis.call('PEXPIRE', KEYS[1], longest + 60000)
 redis.call('ZADD', KEYS[3], now + longest + 60000, ARGV[5])
 return {redis.call('ZCOUNT', KEYS[1], '(' .. (now - window), '+inf'), 1}

@@ -288,7 +288,7 @@ fn apply(conn: &mut Connection, batch: &[Change]) -> rusqlite::Result<()> {
                 longest(&tx, ns, key, MEMBERS, *window_ms)?;
                 tx.prepare_cached(
                     "INSERT INTO members (ns, key, member, seen) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (ns, key, member) DO UPDATE SET seen = excluded.seen",
+                     ON CONFLICT (ns, key, member) DO UPDATE SET seen = max(seen, excluded.seen)",
                 )?
                 .execute(params![ns, key, member, seen])?;
             }
