@@ -223,31 +223,32 @@ async fn with_the_upstream_down_the_sender_is_told_to_retry() {
     assert_eq!(get.status().as_u16(), 502);
 }
 
+/// An upstream that reads each request's first bytes, writes `answer`
+/// (nothing, or a head with less body than it promised) and then holds the
+/// connection open without another byte. Its URL, and the task to abort.
+async fn holding_upstream(answer: &'static [u8]) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(answer).await;
+            open.push(socket);
+        }
+    });
+    (url, task)
+}
+
 /// An upstream that sends a head and then stalls its body: the relayed
 /// body fails after `server.upstream_timeout_ms` without data instead of
 /// holding the connection for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_upstream_body_is_cut_after_the_timeout() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let stalling = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = stalling.local_addr().unwrap().port();
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((mut socket, _)) = stalling.accept().await {
-            let mut buf = [0u8; 4096];
-            let _ = socket.read(&mut buf).await;
-            let _ = socket
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
-                .await;
-            open.push(socket);
-        }
-    });
-    let p = sidecar_with(
-        Some(&format!("http://127.0.0.1:{port}")),
-        "",
-        "upstream_timeout_ms = 300",
-    )
-    .await;
+    let (url, held) = holding_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc").await;
+    let p = sidecar_with(Some(&url), "", "upstream_timeout_ms = 300").await;
     let r = reqwest::get(format!("{}/users/alice", p.url))
         .await
         .unwrap();
@@ -280,20 +281,8 @@ async fn an_upstream_path_prefixes_every_request() {
 /// acknowledged, so the sender retries), and the sidecar keeps serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_upstream_is_answered_504_within_the_timeout() {
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = silent.local_addr().unwrap().port();
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            open.push(socket);
-        }
-    });
-    let p = sidecar_with(
-        Some(&format!("http://127.0.0.1:{port}")),
-        "",
-        "upstream_timeout_ms = 300",
-    )
-    .await;
+    let (url, held) = holding_upstream(b"").await;
+    let p = sidecar_with(Some(&url), "", "upstream_timeout_ms = 300").await;
     // 504 can only come from the timeout: this upstream never answers.
     let status = signed_post(
         &format!("{}/users/alice/inbox", p.url),
