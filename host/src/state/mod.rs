@@ -100,11 +100,9 @@ pub trait StateBackend: Send + Sync {
         None
     }
 
-    /// [`hit`](StateBackend::hit) within a module's quotas, as one step:
-    /// past a quota the count is answered as if the event had been
-    /// counted, and nothing is stored. A backend answers it at once (one
-    /// lock, one Redis round trip); this default asks the questions one by
-    /// one.
+    /// [`hit`](StateBackend::hit) within a module's quotas, as one step
+    /// (one lock, one Redis round trip): past a quota the count is
+    /// answered as if the event had been counted, and nothing is stored.
     fn hit_bounded(
         &self,
         ns: &str,
@@ -112,15 +110,7 @@ pub trait StateBackend: Send + Sync {
         window: u32,
         now: u64,
         bounds: &Bounds,
-    ) -> StateResult<Counted> {
-        let fresh = || Ok(self.count(ns, key, window, now)? == 0);
-        let full = at_key_quota(self, ns, bounds, fresh, now)?
-            || self.count(ns, key, bounds.longest, now)? >= bounds.max_events_per_key;
-        if full {
-            return Ok(Counted::saturated(self.count(ns, key, window, now)? + 1));
-        }
-        Ok(Counted::stored(self.hit(ns, key, window, now)?))
-    }
+    ) -> StateResult<Counted>;
 
     /// [`distinct_add`](StateBackend::distinct_add) within a module's
     /// quotas, as one step (see [`hit_bounded`](StateBackend::hit_bounded)).
@@ -132,20 +122,7 @@ pub trait StateBackend: Send + Sync {
         window: u32,
         now: u64,
         bounds: &Bounds,
-    ) -> StateResult<Counted> {
-        let fresh = || Ok(self.distinct_count(ns, key, window, now)? == 0);
-        let full = at_key_quota(self, ns, bounds, fresh, now)?
-            || (self.distinct_count(ns, key, bounds.longest, now)? >= bounds.max_members_per_set
-                && !self.distinct_has(ns, key, member, bounds.longest, now)?);
-        if full {
-            let n = self.distinct_count(ns, key, window, now)?;
-            let known = self.distinct_has(ns, key, member, window, now)?;
-            return Ok(Counted::saturated(n + u64::from(!known)));
-        }
-        Ok(Counted::stored(
-            self.distinct_add(ns, key, member, window, now)?,
-        ))
-    }
+    ) -> StateResult<Counted>;
 }
 
 /// The quotas a module's counting calls are held to (`[state]`).
@@ -180,18 +157,6 @@ impl Counted {
             stored: false,
         }
     }
-}
-
-/// Whether a call that would add a key `fresh` to `ns` is past
-/// `max_keys` (asked only when the namespace is full).
-fn at_key_quota<B: StateBackend + ?Sized>(
-    backend: &B,
-    ns: &str,
-    bounds: &Bounds,
-    fresh: impl FnOnce() -> StateResult<bool>,
-    now: u64,
-) -> StateResult<bool> {
-    Ok(backend.keys(ns, now)? >= bounds.max_keys && fresh()?)
 }
 
 /// Where state lives, from `--state` or `state.url`.
@@ -458,6 +423,32 @@ impl StateBackend for Quotas {
 
     fn health(&self) -> Option<Health> {
         self.inner.health()
+    }
+
+    fn hit_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        self.inner
+            .hit_bounded(ns, &self.key(key), self.window(window), now, bounds)
+    }
+
+    fn distinct_add_bounded(
+        &self,
+        ns: &str,
+        key: &str,
+        member: &str,
+        window: u32,
+        now: u64,
+        bounds: &Bounds,
+    ) -> StateResult<Counted> {
+        let (key, member) = (self.key(key), self.key(member));
+        self.inner
+            .distinct_add_bounded(ns, &key, &member, self.window(window), now, bounds)
     }
 }
 
