@@ -404,6 +404,29 @@ pub fn established(text: &str) -> String {
     }
 }
 
+/// Install the npm packages `dir`'s lockfile names with `npm ci`, unless
+/// every one is installed already.
+pub fn npm_ci(dir: &Path) {
+    let lock: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("package-lock.json")).expect("read package-lock.json"),
+    )
+    .expect("package-lock.json is JSON");
+    let installed = lock["packages"]
+        .as_object()
+        .expect("a lockfile v3")
+        .keys()
+        .filter(|k| !k.is_empty())
+        .all(|k| dir.join(k).join("package.json").is_file());
+    if !installed {
+        let ok = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--silent"])
+            .current_dir(dir)
+            .status()
+            .expect("run npm (Node.js with npm is needed: apt-get install nodejs npm)");
+        assert!(ok.success(), "npm ci failed in {}", dir.display());
+    }
+}
+
 /// `palisade serve` running in this test process: its app and the URLs of
 /// its main and admin listeners.
 pub struct InProcess {

@@ -31,27 +31,7 @@ pub fn harness() -> PathBuf {
 /// when one is missing).
 pub fn install() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let dir = harness();
-        let lock: Value = serde_json::from_slice(
-            &std::fs::read(dir.join("package-lock.json")).expect("read package-lock.json"),
-        )
-        .expect("package-lock.json is JSON");
-        let installed = lock["packages"]
-            .as_object()
-            .expect("a lockfile v3")
-            .keys()
-            .filter(|k| !k.is_empty())
-            .all(|k| dir.join(k).join("package.json").is_file());
-        if !installed {
-            let ok = std::process::Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--silent"])
-                .current_dir(&dir)
-                .status()
-                .expect("run npm (Node.js is needed for the signature tests)");
-            assert!(ok.success(), "npm ci failed in tests/signatures");
-        }
-    });
+    INSTALLED.get_or_init(|| crate::npm_ci(&harness()));
 }
 
 /// The kind of key pair `keys.mjs` makes.

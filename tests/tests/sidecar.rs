@@ -480,7 +480,7 @@ async fn unreadable_inbox_bodies_are_refused_unless_forwarding_is_chosen() {
         "{metrics}"
     );
     // ...and each refusal is in the decision log, with why.
-    let logged = refuse.app.log.recent(None, None, 10);
+    let logged = refuse.app.log.recent(&Default::default(), 10);
     assert_eq!(logged.len(), 3);
     assert!(logged.iter().all(|r| r.decision.error.is_some()));
 
@@ -612,7 +612,7 @@ async fn wave_posts_with_quirks_the_servers_accept_are_judged_not_forwarded() {
         received(&up).await.is_empty(),
         "no variant reached the upstream"
     );
-    let logged = p.app.log.recent(None, None, 20);
+    let logged = p.app.log.recent(&Default::default(), 20);
     assert_eq!(logged.len(), variants.len());
     for record in &logged {
         assert_eq!(record.decision.action, palisade::Action::Reject);
@@ -650,7 +650,7 @@ async fn a_reply_with_a_heart_is_delivered() {
     let got = received(&up).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["verified"], true, "{:?}", got[0]["error"]);
-    let logged = p.app.log.recent(None, None, 1);
+    let logged = p.app.log.recent(&Default::default(), 1);
     assert_eq!(logged[0].decision.action, palisade::Action::Accept);
     assert!(logged[0].decision.error.is_none());
 }

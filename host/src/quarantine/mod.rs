@@ -7,6 +7,7 @@
 
 mod redis;
 mod sqlite;
+pub mod view;
 
 use std::path::Path;
 
@@ -55,6 +56,15 @@ pub struct Hold {
     pub modules: String,
     /// The decision, as JSON.
     pub decision: String,
+    /// The text it was judged on (content as plain text), for
+    /// [`Filter::text`]; stored case-folded (see [`fold`]).
+    pub text: Option<String>,
+}
+
+/// Case-folded text, as stored for and compared by [`Filter::text`]: full
+/// Unicode lower-casing, so `Ä` finds `ä`.
+pub fn fold(text: &str) -> String {
+    text.to_lowercase()
 }
 
 /// One entry, as the admin API lists it.
@@ -74,17 +84,32 @@ pub struct Entry {
     pub resolution: Option<String>,
 }
 
-/// Which entries a list or bulk action covers.
+/// Which entries a list or bulk action covers. Every criterion given
+/// must hold.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     /// `held` (default for bulk actions), `released`, `dropped`.
     pub status: Option<String>,
+    /// The sender's host (case-insensitive).
     pub actor_host: Option<String>,
+    /// A module that held it (its whole name).
     pub module: Option<String>,
+    /// Received at or after this time (ms since the Unix epoch).
+    pub after: Option<u64>,
     /// Received before this time (ms since the Unix epoch).
     pub before: Option<u64>,
+    /// Its text contains this (case-insensitive).
+    pub text: Option<String>,
+    /// Only these entries (at most [`MAX_IDS`]).
+    pub ids: Option<Vec<i64>>,
+    /// Only entries up to this id: a bulk action confirmed after a count
+    /// covers what was counted, not what arrived since.
+    pub max_id: Option<i64>,
 }
+
+/// The most ids one filter may list.
+pub const MAX_IDS: usize = 1000;
 
 /// What a quarantine store does.
 pub trait Store: Send + Sync {
@@ -134,25 +159,39 @@ impl std::ops::Deref for Quarantine {
 }
 
 impl Filter {
-    /// Whether an entry with these fields matches (for stores that filter
-    /// outside a query language).
-    pub fn matches(
-        &self,
-        status: &str,
-        actor_host: Option<&str>,
-        modules: &[String],
-        received_at: u64,
-    ) -> bool {
-        self.status.as_deref().is_none_or(|s| s == status)
-            && self
-                .actor_host
-                .as_deref()
-                .is_none_or(|h| actor_host.is_some_and(|a| a.eq_ignore_ascii_case(h)))
+    /// Whether `entry`, whose stored (folded) text is `text`, matches (for
+    /// stores that filter outside a query language).
+    pub fn matches(&self, entry: &Entry, text: Option<&str>) -> bool {
+        self.status.as_deref().is_none_or(|s| s == entry.status)
+            && self.actor_host.as_deref().is_none_or(|h| {
+                entry
+                    .actor_host
+                    .as_deref()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(h))
+            })
             && self
                 .module
                 .as_deref()
-                .is_none_or(|m| modules.iter().any(|x| x == m))
-            && self.before.is_none_or(|b| received_at < b)
+                .is_none_or(|m| entry.modules.iter().any(|x| x == m))
+            && self.after.is_none_or(|a| entry.received_at >= a)
+            && self.before.is_none_or(|b| entry.received_at < b)
+            && self
+                .text
+                .as_deref()
+                .is_none_or(|t| text.is_some_and(|x| x.contains(&fold(t))))
+            && self.ids.as_ref().is_none_or(|ids| ids.contains(&entry.id))
+            && self.max_id.is_none_or(|m| entry.id <= m)
+    }
+
+    /// Refuse a filter no store should run: too many ids.
+    pub fn check(&self) -> Result<(), String> {
+        match &self.ids {
+            Some(ids) if ids.len() > MAX_IDS => Err(format!(
+                "`ids` lists {} entries; at most {MAX_IDS} at once (use a filter instead)",
+                ids.len()
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -209,6 +248,7 @@ pub mod tests {
             actor_host: Some(host.into()),
             modules: modules.into(),
             decision: r#"{"action":"quarantine"}"#.into(),
+            text: Some("Free Followers at SPAM.example".into()),
         }
     }
 
@@ -242,7 +282,69 @@ pub mod tests {
         let a = q
             .hold(&hold("a.example", "first-contact,mention-limit"))
             .unwrap();
-        let b = q.hold(&hold("b.example", "domain-list")).unwrap();
+        let b = q
+            .hold(&Hold {
+                received_at: 2000,
+                text: Some("Ärger über Spam".into()),
+                ..hold("b.example", "domain-list")
+            })
+            .unwrap();
+        let ids = |f: Filter| q.ids(&f).unwrap();
+        assert_eq!(
+            ids(Filter {
+                after: Some(1500),
+                ..Default::default()
+            }),
+            [b]
+        );
+        assert_eq!(
+            ids(Filter {
+                before: Some(1500),
+                ..Default::default()
+            }),
+            [a]
+        );
+        assert_eq!(
+            ids(Filter {
+                text: Some("free FOLLOWERS".into()),
+                ..Default::default()
+            }),
+            [a],
+            "text matches whatever the case"
+        );
+        assert_eq!(
+            ids(Filter {
+                text: Some("ärger".into()),
+                ..Default::default()
+            }),
+            [b],
+            "and beyond ASCII"
+        );
+        assert_eq!(
+            ids(Filter {
+                ids: Some(vec![b, b + 100]),
+                ..Default::default()
+            }),
+            [b]
+        );
+        assert_eq!(
+            ids(Filter {
+                max_id: Some(a),
+                ..Default::default()
+            }),
+            [a],
+            "a count's max_id bounds what a bulk action covers"
+        );
+        for wildcard in ["%", "_", "%first%"] {
+            assert!(
+                ids(Filter {
+                    module: Some(wildcard.into()),
+                    ..Default::default()
+                })
+                .is_empty(),
+                "{wildcard} is not a pattern"
+            );
+        }
         let by_host = Filter {
             actor_host: Some("A.example".into()),
             ..Default::default()

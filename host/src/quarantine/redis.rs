@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use redis::{Client, Connection, Script};
 
-use super::{Entry, Filter, HeldRequest, Hold, Store, StoreError, decode_headers, encode_headers};
+use super::{
+    Entry, Filter, HeldRequest, Hold, Store, StoreError, decode_headers, encode_headers, fold,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// Entries fetched per round trip when scanning.
@@ -43,8 +45,9 @@ redis.call('ZADD', ARGV[1] .. ':q:status:' .. ARGV[3], ARGV[2], ARGV[2])
 return 1
 ";
 
-/// The fields listed (not the request itself).
-const META: [&str; 11] = [
+/// The fields listed (not the request itself), then the folded text that
+/// [`Filter::text`] matches.
+const META: [&str; 12] = [
     "received_at",
     "status",
     "method",
@@ -56,6 +59,7 @@ const META: [&str; 11] = [
     "decision",
     "resolved_at",
     "resolution",
+    "search",
 ];
 
 const STATUSES: [&str; 3] = ["held", "released", "dropped"];
@@ -139,9 +143,9 @@ impl RedisStore {
             Some(s) => STATUSES.iter().copied().filter(|x| x == s).collect(),
             None => STATUSES.to_vec(),
         };
-        // Merge the status indexes by id.
-        let mut ids: Vec<i64> = Vec::new();
-        for status in statuses {
+        // Merge the status indexes by id (or look at the ids listed).
+        let mut ids: Vec<i64> = filter.ids.clone().unwrap_or_default();
+        for status in statuses.into_iter().filter(|_| filter.ids.is_none()) {
             let index = self.index(status);
             let mut start = 0isize;
             loop {
@@ -161,6 +165,7 @@ impl RedisStore {
             }
         }
         ids.sort_unstable();
+        ids.dedup();
         if newest_first {
             ids.reverse();
         }
@@ -172,16 +177,12 @@ impl RedisStore {
                 pipe.cmd("HMGET").arg(self.key(*id)).arg(&META[..]);
             }
             let rows: Vec<Vec<Option<String>>> = self.with(|c| pipe.query(c))?;
-            for (id, row) in chunk.iter().zip(rows) {
+            for (id, mut row) in chunk.iter().zip(rows) {
+                let search = row.pop().flatten();
                 let Some(entry) = to_entry(*id, row) else {
                     continue;
                 };
-                if !filter.matches(
-                    &entry.status,
-                    entry.actor_host.as_deref(),
-                    &entry.modules,
-                    entry.received_at,
-                ) {
+                if !filter.matches(&entry, search.as_deref()) {
                     continue;
                 }
                 if skipped < offset {
@@ -261,6 +262,7 @@ impl Store for RedisStore {
                 "actor_host",
                 &hold.actor_host.as_ref().map(|h| h.to_lowercase()),
             ),
+            ("search", &hold.text.as_deref().map(fold)),
         ] {
             if let Some(v) = value {
                 invocation.arg(name).arg(v);
@@ -285,8 +287,12 @@ impl Store for RedisStore {
 
     fn entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {
         let key = self.key(id);
-        let row: Vec<Option<String>> =
-            self.with(|c| redis::cmd("HMGET").arg(&key).arg(&META[..]).query(c))?;
+        let row: Vec<Option<String>> = self.with(|c| {
+            redis::cmd("HMGET")
+                .arg(&key)
+                .arg(&META[..META.len() - 1])
+                .query(c)
+        })?;
         Ok(to_entry(id, row))
     }
 

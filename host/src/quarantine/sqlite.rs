@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Entry, Filter, HeldRequest, Hold, Store, StoreError, decode_headers, encode_headers};
+use super::{
+    Entry, Filter, HeldRequest, Hold, Store, StoreError, decode_headers, encode_headers, fold,
+};
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -27,7 +29,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
     modules TEXT NOT NULL,
     decision TEXT NOT NULL,
     resolved_at INTEGER,
-    resolution TEXT
+    resolution TEXT,
+    search TEXT
 );
 CREATE INDEX IF NOT EXISTS quarantine_status ON quarantine(status, id);
 ";
@@ -50,6 +53,16 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // Stores made before text search have no `search` column: entries
+        // held then have no text to match.
+        let has_search: bool = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('quarantine') WHERE name = 'search'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has_search {
+            conn.execute_batch("ALTER TABLE quarantine ADD COLUMN search TEXT")?;
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -65,8 +78,8 @@ impl Store for SqliteStore {
     fn hold(&self, hold: &Hold) -> Result<i64, StoreError> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO quarantine (received_at, method, path, headers, body, activity_id, actor, actor_host, modules, decision)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO quarantine (received_at, method, path, headers, body, activity_id, actor, actor_host, modules, decision, search)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 hold.received_at as i64,
                 hold.request.method,
@@ -78,6 +91,7 @@ impl Store for SqliteStore {
                 hold.actor_host,
                 hold.modules,
                 hold.decision,
+                hold.text.as_deref().map(fold),
             ],
         )?;
         Ok(conn.last_insert_rowid())
@@ -169,20 +183,37 @@ fn where_clause(filter: &Filter) -> (String, Vec<rusqlite::types::Value>) {
     let mut parts = Vec::new();
     let mut args = Vec::new();
     if let Some(s) = &filter.status {
-        parts.push("status = ?");
+        parts.push("status = ?".to_owned());
         args.push(Value::Text(s.clone()));
     }
     if let Some(h) = &filter.actor_host {
-        parts.push("actor_host = ?");
+        parts.push("actor_host = ?".to_owned());
         args.push(Value::Text(h.to_lowercase()));
     }
     if let Some(m) = &filter.module {
-        parts.push("(',' || modules || ',') LIKE ?");
-        args.push(Value::Text(format!("%,{m},%")));
+        // instr, not LIKE: a module name is not a pattern.
+        parts.push("instr(',' || modules || ',', ?) > 0".to_owned());
+        args.push(Value::Text(format!(",{m},")));
+    }
+    if let Some(a) = filter.after {
+        parts.push("received_at >= ?".to_owned());
+        args.push(Value::Integer(a as i64));
     }
     if let Some(b) = filter.before {
-        parts.push("received_at < ?");
+        parts.push("received_at < ?".to_owned());
         args.push(Value::Integer(b as i64));
+    }
+    if let Some(t) = &filter.text {
+        parts.push("instr(search, ?) > 0".to_owned());
+        args.push(Value::Text(fold(t)));
+    }
+    if let Some(ids) = &filter.ids {
+        parts.push(format!("id IN ({})", vec!["?"; ids.len()].join(",")));
+        args.extend(ids.iter().map(|id| Value::Integer(*id)));
+    }
+    if let Some(m) = filter.max_id {
+        parts.push("id <= ?".to_owned());
+        args.push(Value::Integer(m));
     }
     let clause = if parts.is_empty() {
         String::new()

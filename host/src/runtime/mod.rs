@@ -7,6 +7,7 @@ pub mod cache;
 mod clocks;
 mod contract;
 mod imports;
+pub mod latency;
 mod limits;
 mod log;
 mod module;

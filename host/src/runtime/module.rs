@@ -13,6 +13,7 @@ use super::bindings::{Activity, Context, Description, Ruling, Verdict};
 use super::cache::Compiled;
 use super::clocks::WaitPastDeadline;
 use super::contract::{Bindings, Pre};
+use super::latency::Latencies;
 use super::{EPOCH_TICK, Runtime, StoreData};
 use crate::config::{Capability, FailurePolicy, Mode, PolicyConfig};
 use crate::signing::SignatureStatus;
@@ -149,6 +150,10 @@ pub struct ModuleStats {
     pub calls: AtomicU64,
     pub errors: [AtomicU64; 7],
     pub instantiations: AtomicU64,
+    /// Calls that ruled something other than `pass`.
+    pub hits: AtomicU64,
+    /// How long the recent calls took, failures included.
+    pub latency: Latencies,
 }
 
 impl ModuleStats {
@@ -474,10 +479,19 @@ impl Module {
         record: bool,
     ) -> Result<Verdict, CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let result = self.judge_inner(activity, cx, record);
+        self.stats
+            .latency
+            .record(started.elapsed().as_micros() as u64);
         let now = unix_ms();
         match &result {
-            Ok(_) => self.failures_in_a_row.store(0, Ordering::Relaxed),
+            Ok(verdict) => {
+                self.failures_in_a_row.store(0, Ordering::Relaxed);
+                if !matches!(verdict.ruling, Ruling::Pass) {
+                    self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             Err(e) => {
                 self.stats.errors[e.kind as usize].fetch_add(1, Ordering::Relaxed);
                 if e.kind != ErrorKind::Backoff {

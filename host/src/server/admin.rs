@@ -13,9 +13,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::console::{Access, forbidden_csrf};
+use super::decision_log::RecentFilter;
 use super::proxy::relay;
 use super::{App, Trigger};
 use crate::quarantine::Filter;
+use crate::quarantine::view::View;
 use crate::runtime::{ErrorKind, unix_ms};
 
 /// Mastodon rejects signatures older than an hour (Misskey and others are
@@ -27,27 +30,30 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/v1/policies", get(policies))
         .route("/admin/v1/reload", post(reload))
         .route("/admin/v1/quarantine", get(quarantine_list))
+        .route("/admin/v1/quarantine/count", get(quarantine_count))
         .route("/admin/v1/quarantine/release", post(bulk_release))
         .route("/admin/v1/quarantine/drop", post(bulk_drop))
         .route("/admin/v1/quarantine/{id}", get(quarantine_entry))
         .route("/admin/v1/quarantine/{id}/release", post(release_one))
         .route("/admin/v1/quarantine/{id}/drop", post(drop_one))
         .route("/admin/v1/decisions", get(decisions))
-        .layer(middleware::from_fn_with_state(app.clone(), require_token))
+        .route("/admin/v1/decisions/{id}", get(decision))
+        .layer(middleware::from_fn_with_state(app.clone(), authorize))
         .with_state(app)
 }
 
-async fn require_token(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match token {
-        Some(t) if app.admin_token_matches(t.trim()) => next.run(request).await,
-        _ => problem(
+/// The bearer token, or a console session (whose requests that change
+/// something must carry its CSRF token).
+async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    match app
+        .console
+        .access(&app, request.method(), request.headers())
+    {
+        Access::Token | Access::Session { csrf_ok: true } => next.run(request).await,
+        Access::Session { csrf_ok: false } => forbidden_csrf(),
+        Access::None => problem(
             StatusCode::UNAUTHORIZED,
-            "a valid `Authorization: Bearer <token>` header is required",
+            "a valid `Authorization: Bearer <token>` header (or a console session) is required",
         ),
     }
 }
@@ -70,7 +76,9 @@ async fn policies(State(app): State<Arc<App>>) -> Json<Value> {
             let mut summary = m.summary();
             summary["status"] = "loaded".into();
             summary["calls"] = stats.calls.load(Ordering::Relaxed).into();
+            summary["hits"] = stats.hits.load(Ordering::Relaxed).into();
             summary["errors"] = errors.into();
+            summary["latency"] = json!(stats.latency.percentiles());
             summary
         })
         .collect();
@@ -93,13 +101,16 @@ async fn reload(State(app): State<Arc<App>>) -> Response {
     }
 }
 
+/// A quarantine list or count, as query parameters.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     status: Option<String>,
     actor_host: Option<String>,
     module: Option<String>,
+    after: Option<u64>,
     before: Option<u64>,
+    text: Option<String>,
     #[serde(default = "fifty")]
     limit: u32,
     #[serde(default)]
@@ -110,29 +121,75 @@ fn fifty() -> u32 {
     50
 }
 
+impl ListQuery {
+    fn filter(&self) -> Filter {
+        let given = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+        Filter {
+            status: given(&self.status),
+            actor_host: given(&self.actor_host),
+            module: given(&self.module),
+            after: self.after,
+            before: self.before,
+            text: given(&self.text),
+            ..Filter::default()
+        }
+    }
+}
+
 async fn quarantine_list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
-    let filter = Filter {
-        status: q.status,
-        actor_host: q.actor_host,
-        module: q.module,
-        before: q.before,
-    };
     let limit = q.limit.clamp(1, 500);
-    match app.quarantine.list(&filter, limit, q.offset) {
-        Ok(entries) => Json(json!({
-            "entries": entries,
-            "limit": limit,
-            "offset": q.offset,
-            "held": app.quarantine.held().unwrap_or(0),
-        }))
-        .into_response(),
+    let entries = match app.quarantine.list(&q.filter(), limit, q.offset) {
+        Ok(entries) => entries,
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let mut listed = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let id = entry.id;
+        let mut value = json!(entry);
+        value["activity"] = activity_view(&app, id, false);
+        listed.push(value);
+    }
+    Json(json!({
+        "entries": listed,
+        "limit": limit,
+        "offset": q.offset,
+        "held": app.quarantine.held().unwrap_or(0),
+    }))
+    .into_response()
+}
+
+/// How many held entries a bulk action with this filter would cover, and
+/// the highest id among them: send it back as `max_id` to act on exactly
+/// those.
+async fn quarantine_count(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
+    match app.quarantine.ids(&q.filter()) {
+        Ok(ids) => Json(json!({ "count": ids.len(), "max_id": ids.last() })).into_response(),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// The held activity `id` as the console shows it (see [`View`]), or why
+/// it cannot be.
+fn activity_view(app: &App, id: i64, full: bool) -> Value {
+    match app.quarantine.request(id) {
+        Ok(Some(request)) => {
+            match View::of(&request.body, &app.palisade.policies().local_hosts, full) {
+                Ok(view) => json!(view),
+                Err(unreadable) => json!(unreadable),
+            }
+        }
+        Ok(None) => json!({ "error": "the stored request is missing" }),
+        Err(e) => json!({ "error": e.to_string() }),
     }
 }
 
 async fn quarantine_entry(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Response {
     match app.quarantine.entry(id) {
-        Ok(Some(entry)) => Json(entry).into_response(),
+        Ok(Some(entry)) => {
+            let mut value = json!(entry);
+            value["activity"] = activity_view(&app, id, true);
+            Json(value).into_response()
+        }
         Ok(None) => problem(StatusCode::NOT_FOUND, format!("no quarantine entry {id}")),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -152,10 +209,18 @@ async fn drop_one(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Response 
     }
 }
 
+/// The held entries a bulk action covers, oldest first.
+fn bulk_ids(app: &App, filter: &Filter) -> Result<Vec<i64>, (StatusCode, String)> {
+    filter.check().map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    app.quarantine
+        .ids(filter)
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
 async fn bulk_release(State(app): State<Arc<App>>, Json(filter): Json<Filter>) -> Response {
-    let ids = match app.quarantine.ids(&filter) {
+    let ids = match bulk_ids(&app, &filter) {
         Ok(ids) => ids,
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err((status, message)) => return problem(status, message),
     };
     let mut results = Vec::new();
     for id in ids {
@@ -168,9 +233,9 @@ async fn bulk_release(State(app): State<Arc<App>>, Json(filter): Json<Filter>) -
 }
 
 async fn bulk_drop(State(app): State<Arc<App>>, Json(filter): Json<Filter>) -> Response {
-    let ids = match app.quarantine.ids(&filter) {
+    let ids = match bulk_ids(&app, &filter) {
         Ok(ids) => ids,
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err((status, message)) => return problem(status, message),
     };
     let dropped: Vec<i64> = ids
         .into_iter()
@@ -297,15 +362,32 @@ fn window_note(age_ms: u64) -> String {
 struct DecisionsQuery {
     action: Option<String>,
     module: Option<String>,
+    actor_host: Option<String>,
+    actor: Option<String>,
     #[serde(default = "fifty")]
     limit: u32,
 }
 
 async fn decisions(State(app): State<Arc<App>>, Query(q): Query<DecisionsQuery>) -> Json<Value> {
-    let records = app.log.recent(
-        q.action.as_deref(),
-        q.module.as_deref(),
-        q.limit.clamp(1, 1000) as usize,
-    );
+    fn given(s: &Option<String>) -> Option<&str> {
+        s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    let filter = RecentFilter {
+        action: given(&q.action),
+        module: given(&q.module),
+        actor_host: given(&q.actor_host),
+        actor: given(&q.actor),
+    };
+    let records = app.log.recent(&filter, q.limit.clamp(1, 1000) as usize);
     Json(json!({ "decisions": records }))
+}
+
+async fn decision(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match app.log.find(&id) {
+        Some(record) => Json(record).into_response(),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            format!("decision {id} is not among the recent ones (the decision log has them all)"),
+        ),
+    }
 }

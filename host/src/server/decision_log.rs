@@ -30,6 +30,9 @@ pub struct Record {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The host of `actor`, lower-cased.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_host: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,19 +141,59 @@ impl DecisionLog {
             .push(record, size);
     }
 
-    /// The newest decisions first, filtered by action and module.
-    pub fn recent(&self, action: Option<&str>, module: Option<&str>, limit: usize) -> Vec<Record> {
+    /// The newest decisions first, those `filter` lets through, at most
+    /// `limit`.
+    pub fn recent(&self, filter: &RecentFilter<'_>, limit: usize) -> Vec<Record> {
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         recent
             .records
             .iter()
             .rev()
             .map(|(r, _)| r)
-            .filter(|r| action.is_none_or(|a| r.decision.action.as_str() == a))
-            .filter(|r| module.is_none_or(|m| r.decision.trace.iter().any(|t| t.module == m)))
+            .filter(|r| filter.matches(r))
             .take(limit)
             .cloned()
             .collect()
+    }
+
+    /// The decision `decision_id`, while it is among the recent ones.
+    pub fn find(&self, decision_id: &str) -> Option<Record> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent
+            .records
+            .iter()
+            .rev()
+            .map(|(r, _)| r)
+            .find(|r| r.decision_id == decision_id)
+            .cloned()
+    }
+}
+
+/// Which recent decisions to show; every criterion given must hold.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RecentFilter<'a> {
+    /// `accept`, `quarantine` or `reject`.
+    pub action: Option<&'a str>,
+    /// A module that ran on it.
+    pub module: Option<&'a str>,
+    /// The sender's host (case-insensitive).
+    pub actor_host: Option<&'a str>,
+    /// The actor's URI, whole.
+    pub actor: Option<&'a str>,
+}
+
+impl RecentFilter<'_> {
+    fn matches(&self, r: &Record) -> bool {
+        self.action.is_none_or(|a| r.decision.action.as_str() == a)
+            && self
+                .module
+                .is_none_or(|m| r.decision.trace.iter().any(|t| t.module == m))
+            && self.actor_host.is_none_or(|h| {
+                r.actor_host
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(h))
+            })
+            && self.actor.is_none_or(|a| r.actor.as_deref() == Some(a))
     }
 }
 
@@ -165,6 +208,7 @@ mod tests {
             received_at: 0,
             path: "/inbox".into(),
             actor: None,
+            actor_host: None,
             text: Some(text.to_owned()),
             quarantine_id: None,
             decision: Decision::unreadable(crate::decision::InputError {

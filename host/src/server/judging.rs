@@ -126,6 +126,7 @@ impl App {
             received_at: envelope.received_at,
             path: path.to_owned(),
             actor: decision.actor.clone(),
+            actor_host: decision.actor_host.clone(),
             text,
             quarantine_id,
             decision,

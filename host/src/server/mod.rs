@@ -10,6 +10,7 @@
 //! deadline).
 
 pub mod admin;
+pub mod console;
 pub mod decision_log;
 pub mod judge_api;
 mod judging;
@@ -76,6 +77,8 @@ pub struct App {
     /// before the instance permits.
     judgements: Arc<Semaphore>,
     admin_token: Option<String>,
+    /// The console's login sessions.
+    pub console: console::Sessions,
     /// False while a module configured at start is missing (and
     /// `policies.allow_missing` is off): `/readyz` then says 503, so a load
     /// balancer sends nothing to a sidecar that would judge without it.
@@ -201,6 +204,7 @@ impl App {
                 n => n,
             })),
             admin_token: options.admin_token.filter(|t| !t.is_empty()),
+            console: console::Sessions::default(),
             ready: std::sync::atomic::AtomicBool::new(ready),
             panic_marker: OnceLock::new(),
             live: Mutex::new(config.clone()),
@@ -412,8 +416,12 @@ pub async fn run(app: Arc<App>, listeners: Listeners) -> Result<(), String> {
 
     let admin_task = match listeners.admin {
         Some(listener) => {
-            tracing::info!(listen = ?listener.local_addr().ok(), "admin API serving");
-            let router = admin::router(app.clone());
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(listen = %addr, console = %format!("http://{addr}/console/"), "admin API and console serving");
+            }
+            let router = admin::router(app.clone())
+                .merge(console::router(app.clone()))
+                .layer(axum::middleware::from_fn(console::secure_headers));
             Some(tokio::spawn(transport::serve(
                 listener,
                 router,
@@ -485,8 +493,14 @@ impl App {
         let Some(expected) = &self.admin_token else {
             return false;
         };
-        let (a, b) = (expected.as_bytes(), token.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        // Compared as digests, in constant time: neither the token's bytes
+        // nor its length show in how long a wrong guess takes.
+        use sha2::{Digest, Sha256};
+        let (a, b) = (Sha256::digest(expected), Sha256::digest(token));
+        a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
     }
 
     pub fn admin_enabled(&self) -> bool {

@@ -658,6 +658,7 @@ async fn hold(
         actor_host: decision.actor_host.clone(),
         modules: modules.join(","),
         decision: serde_json::to_string(decision).map_err(|e| e.to_string())?,
+        text: decision.text.clone(),
         request,
     };
     let app = app.clone();
