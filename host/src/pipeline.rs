@@ -139,6 +139,8 @@ impl PolicySet {
             };
             let start = Instant::now();
             let result = module.judge(view, &cx, record);
+            let micros = start.elapsed().as_micros() as u64;
+            module.stats().latency.record(micros);
             let settings = module.settings();
             combiner.add(Outcome {
                 module: module.name(),
@@ -148,7 +150,7 @@ impl PolicySet {
                 vouch: settings.vouch,
                 on_error: settings.on_error,
                 result,
-                micros: start.elapsed().as_micros() as u64,
+                micros,
             });
             if combiner.done() {
                 break;

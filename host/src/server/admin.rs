@@ -137,25 +137,37 @@ impl ListQuery {
 }
 
 async fn quarantine_list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
-    let limit = q.limit.clamp(1, 500);
-    let entries = match app.quarantine.list(&q.filter(), limit, q.offset) {
-        Ok(entries) => entries,
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
-    let mut listed = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let id = entry.id;
-        let mut value = json!(entry);
-        value["activity"] = activity_view(&app, id, false);
-        listed.push(value);
-    }
-    Json(json!({
-        "entries": listed,
-        "limit": limit,
-        "offset": q.offset,
-        "held": app.quarantine.held().unwrap_or(0),
-    }))
-    .into_response()
+    // Reading the store and parsing up to 500 bodies is blocking work: off
+    // the threads that serve the inbox.
+    blocking(move || {
+        let limit = q.limit.clamp(1, 500);
+        let entries = match app.quarantine.list(&q.filter(), limit, q.offset) {
+            Ok(entries) => entries,
+            Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+        let mut listed = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let id = entry.id;
+            let mut value = json!(entry);
+            value["activity"] = activity_view(&app, id, false);
+            listed.push(value);
+        }
+        Json(json!({
+            "entries": listed,
+            "limit": limit,
+            "offset": q.offset,
+            "held": app.quarantine.held().unwrap_or(0),
+        }))
+        .into_response()
+    })
+    .await
+}
+
+/// Run `f` on a blocking thread.
+async fn blocking(f: impl FnOnce() -> Response + Send + 'static) -> Response {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 /// How many held entries a bulk action with this filter would cover, and
@@ -184,7 +196,7 @@ fn activity_view(app: &App, id: i64, full: bool) -> Value {
 }
 
 async fn quarantine_entry(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Response {
-    match app.quarantine.entry(id) {
+    blocking(move || match app.quarantine.entry(id) {
         Ok(Some(entry)) => {
             let mut value = json!(entry);
             value["activity"] = activity_view(&app, id, true);
@@ -192,7 +204,8 @@ async fn quarantine_entry(State(app): State<Arc<App>>, Path(id): Path<i64>) -> R
         }
         Ok(None) => problem(StatusCode::NOT_FOUND, format!("no quarantine entry {id}")),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    })
+    .await
 }
 
 async fn release_one(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Response {
