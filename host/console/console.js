@@ -103,7 +103,9 @@ function query(params) {
 
 // ---- routes -----------------------------------------------------------
 
-function route() {
+/** Show the view the address names; `first` on page load, when focus stays
+ * at the top of the page (the skip link first), else it moves to the view. */
+function route(first = false) {
   const [path, search] = window.location.hash.slice(1).split("?");
   const params = Object.fromEntries(new URLSearchParams(search || ""));
   const parts = (path || "/quarantine").split("/").filter(Boolean);
@@ -121,7 +123,7 @@ function route() {
   view().catch((e) => {
     show(el("h1", {}, "Something went wrong"), el("p", { class: "error" }, e.message));
   });
-  document.getElementById("main").focus({ preventScroll: true });
+  if (!first) document.getElementById("main").focus({ preventScroll: true });
 }
 
 function go(hash) {
@@ -642,6 +644,11 @@ async function start() {
     return;
   }
   state.csrf = (await session.json()).csrf;
+  // The skip link moves focus, not the address (which names the view).
+  document.querySelector("a.skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    document.getElementById("main").focus();
+  });
   document.getElementById("logout").addEventListener("click", async () => {
     await fetch("/console/logout", { method: "POST", headers: { "X-CSRF-Token": state.csrf }, credentials: "same-origin" });
     window.location.assign("/console/login");
@@ -657,7 +664,7 @@ async function start() {
     state.keepStatus = false;
     route();
   });
-  route();
+  route(true);
 }
 
 start();

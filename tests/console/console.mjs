@@ -5,10 +5,12 @@
 //
 // Environment: CONSOLE (the console's URL), TOKEN, RELEASE_ID (the entry
 // to release), HOSTILE_ID (the entry whose HTML must stay text), HELD (how
-// many are held at the start), SHOTS (where screenshots go), CHROMIUM.
+// many are held at the start), JUDGE (the judge API's URL) and JUDGE_BODY
+// (an activity file to judge while the decisions page is open), SHOTS
+// (where screenshots go), CHROMIUM.
 
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const env = (name) => {
@@ -22,6 +24,8 @@ const RELEASE_ID = env("RELEASE_ID");
 const HOSTILE_ID = env("HOSTILE_ID");
 const HELD = Number(env("HELD"));
 const SHOTS = env("SHOTS");
+const JUDGE = env("JUDGE");
+const JUDGE_BODY = readFileSync(env("JUDGE_BODY"));
 mkdirSync(SHOTS, { recursive: true });
 
 function expect(condition, message) {
@@ -153,7 +157,7 @@ try {
   });
 
   await step("recent decisions link to their traces", async () => {
-    await page.getByRole("link", { name: "Decisions" }).click();
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Decisions" }).click();
     await page.getByLabel("Action").selectOption("quarantine");
     await page.getByRole("button", { name: "Apply filter" }).click();
     await page.waitForURL(/action=quarantine/);
@@ -169,8 +173,23 @@ try {
     await shot("08-trace");
   });
 
+  await step("the decisions page shows a new decision without being reloaded", async () => {
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Decisions" }).click();
+    await page.getByLabel("Action").selectOption("");
+    await page.getByRole("button", { name: "Apply filter" }).click();
+    await page.waitForSelector("table.decisions");
+    expect(await page.getByLabel("Update every two seconds").isChecked(), "live by default");
+    const before = await page.locator("table.decisions tbody tr").count();
+    const judged = await page.request.post(JUDGE, { data: JUDGE_BODY, headers: { "Content-Type": "application/activity+json" } });
+    expect(judged.ok(), `the judge API answered ${judged.status()}`);
+    const actor = JSON.parse(JUDGE_BODY).actor;
+    await page.locator("table.decisions tbody tr", { hasText: actor }).first().waitFor({ timeout: 10000 });
+    const after = await page.locator("table.decisions tbody tr").count();
+    expect(after === before + 1, `one more row: ${before} -> ${after}`);
+  });
+
   await step("modules show version, mode, signature, hits and latency", async () => {
-    await page.getByRole("link", { name: "Modules" }).click();
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Modules" }).click();
     await page.waitForSelector("table.modules");
     const row = await page.locator("table.modules tr", { hasText: "first-contact" }).innerText();
     expect(/enforce/.test(row), `the mode: ${row}`);
@@ -178,6 +197,35 @@ try {
     expect(/\d+ µs/.test(row), `latency percentiles: ${row}`);
     expect(/[0-9a-f]{64}/.test(row), `the sha256: ${row}`);
     await shot("09-modules");
+  });
+
+  await step("the keyboard reaches everything, starting with a skip link", async () => {
+    await page.goto(`${CONSOLE}#/quarantine?status=any`);
+    // A fresh load leaves focus at the top of the page.
+    await page.reload();
+    await page.waitForSelector("ol.entries");
+    await page.keyboard.press("Tab");
+    expect((await page.evaluate(() => document.activeElement.textContent)) === "Skip to content", "the skip link first");
+    await page.keyboard.press("Enter");
+    expect((await page.evaluate(() => document.activeElement.id)) === "main", "focus moves to the content");
+    // Tabbing on reaches the filter's fields and its button, each with a
+    // visible focus outline.
+    const reached = [];
+    // (A date-time field takes a stop per part: day, month, year, hour…)
+    for (let i = 0; i < 30; i++) {
+      await page.keyboard.press("Tab");
+      reached.push(
+        await page.evaluate(() => {
+          const a = document.activeElement;
+          const outline = getComputedStyle(a).outlineStyle;
+          return `${a.tagName.toLowerCase()}:${a.name || a.textContent.trim()}:${outline}`;
+        }),
+      );
+    }
+    for (const want of ["select:status", "input:actor_host", "input:text", "button:Apply filter"]) {
+      const hit = reached.find((r) => r.startsWith(`${want}:`));
+      expect(hit && !hit.endsWith(":none"), `${want} reached with a visible focus: ${reached}`);
+    }
   });
 
   await step("every form control has a label", async () => {
@@ -195,7 +243,7 @@ try {
 
   await step("on a phone-sized screen nothing runs off the side", async () => {
     await page.setViewportSize({ width: 375, height: 800 });
-    for (const hash of ["#/quarantine", "#/decisions", "#/modules"]) {
+    for (const hash of ["#/quarantine", "#/decisions", "#/modules", `#/quarantine/${HOSTILE_ID}`]) {
       await page.goto(`${CONSOLE}${hash}`);
       await page.waitForSelector("main h1");
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

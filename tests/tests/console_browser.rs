@@ -150,6 +150,14 @@ async fn a_moderator_reviews_releases_and_drops_a_wave_in_a_browser() {
             ("HOSTILE_ID", hostile_id.to_string()),
             ("HELD", "5".to_owned()),
             ("SHOTS", shots.display().to_string()),
+            ("JUDGE", format!("{}/v1/judge", sidecar.url)),
+            (
+                "JUDGE_BODY",
+                root()
+                    .join("examples/activities/reply.json")
+                    .display()
+                    .to_string(),
+            ),
             ("CHROMIUM", chromium.display().to_string()),
         ],
     )
@@ -162,7 +170,7 @@ async fn a_moderator_reviews_releases_and_drops_a_wave_in_a_browser() {
     );
     let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
         .unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(report["steps"].as_array().unwrap().len(), 11, "{report}");
+    assert_eq!(report["steps"].as_array().unwrap().len(), 13, "{report}");
 
     // What the browser did, as the upstream and the quarantine saw it.
     let got = up.received().await;
