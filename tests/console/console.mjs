@@ -6,7 +6,8 @@
 // Environment: CONSOLE (the console's URL), TOKEN, RELEASE_ID (the entry
 // to release), HOSTILE_ID (the entry whose HTML must stay text), HELD (how
 // many are held at the start), JUDGE (the judge API's URL) and JUDGE_BODY
-// (an activity file to judge while the decisions page is open), SHOTS
+// (an activity file to judge while the decisions page is open), REPORT (a
+// `palisade replay --format json --compare` report to open), SHOTS
 // (where screenshots go), CHROMIUM.
 
 import { chromium } from "playwright-core";
@@ -26,6 +27,7 @@ const HELD = Number(env("HELD"));
 const SHOTS = env("SHOTS");
 const JUDGE = env("JUDGE");
 const JUDGE_BODY = readFileSync(env("JUDGE_BODY"));
+const REPORT = env("REPORT");
 mkdirSync(SHOTS, { recursive: true });
 
 function expect(condition, message) {
@@ -199,6 +201,26 @@ try {
     await shot("09-modules");
   });
 
+  await step("a replay report and its canary diff are shown", async () => {
+    const report = JSON.parse(readFileSync(REPORT, "utf8"));
+    expect(report.compare && report.compare.changed > 0, "the fixture report has a canary diff");
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Replay" }).click();
+    await page.getByLabel("Replay report").setInputFiles(REPORT);
+    await page.waitForSelector("section.diff");
+    const text = await page.innerText("#report");
+    expect(text.includes(`${report.compare.changed} judged lines change their final action`), `the canary's count: ${text}`);
+    for (const [module, changes] of Object.entries(report.compare.modules)) {
+      expect(text.includes(`${module}: ${changes.changed} changed`), `the changes under ${module}`);
+      expect(text.includes(changes.changes[0].after.reason), `the new outcome's reason under ${module}`);
+    }
+    const rows = await page.locator("table.report-modules tbody tr").count();
+    expect(rows === Object.keys(report.modules).length, `one row per module: ${rows}`);
+    await shot("10-replay-report");
+    // Something that is not a report says so.
+    await page.getByLabel("Replay report").setInputFiles({ name: "x.json", mimeType: "application/json", buffer: Buffer.from("[1,2]") });
+    await page.getByText("is not a report of palisade replay").waitFor();
+  });
+
   await step("the keyboard reaches everything, starting with a skip link", async () => {
     await page.goto(`${CONSOLE}#/quarantine?status=any`);
     // A fresh load leaves focus at the top of the page.
@@ -243,7 +265,7 @@ try {
 
   await step("on a phone-sized screen nothing runs off the side", async () => {
     await page.setViewportSize({ width: 375, height: 800 });
-    for (const hash of ["#/quarantine", "#/decisions", "#/modules", `#/quarantine/${HOSTILE_ID}`]) {
+    for (const hash of ["#/quarantine", "#/decisions", "#/modules", "#/replay", `#/quarantine/${HOSTILE_ID}`]) {
       await page.goto(`${CONSOLE}${hash}`);
       await page.waitForSelector("main h1");
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -251,7 +273,7 @@ try {
     }
     await page.goto(`${CONSOLE}#/quarantine?status=any`);
     await page.waitForSelector("ol.entries");
-    await shot("10-narrow");
+    await shot("11-narrow");
   });
 
   await step("logging out ends the session", async () => {

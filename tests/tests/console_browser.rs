@@ -140,6 +140,19 @@ async fn a_moderator_reviews_releases_and_drops_a_wave_in_a_browser() {
     };
     let (release_id, hostile_id) = (id_of(&wave(0)), id_of(&hostile));
 
+    // A replay of the wave with a canary configuration, for the replay page.
+    let canary = temp.0.join("canary.toml");
+    std::fs::write(&canary, "[thresholds]\nquarantine = 3.0\nreject = 10.0\n").unwrap();
+    let report_file = temp.0.join("report.json");
+    let replay = std::process::Command::new(palisade_e2e::binary())
+        .args(["replay", "--format", "json", "--compare"])
+        .arg(&canary)
+        .arg(root().join("examples/activities/wave.jsonl"))
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{replay:?}");
+    std::fs::write(&report_file, &replay.stdout).unwrap();
+
     let shots = root().join("target/console-screenshots");
     let out = run_browser(
         &harness,
@@ -150,6 +163,7 @@ async fn a_moderator_reviews_releases_and_drops_a_wave_in_a_browser() {
             ("HOSTILE_ID", hostile_id.to_string()),
             ("HELD", "5".to_owned()),
             ("SHOTS", shots.display().to_string()),
+            ("REPORT", report_file.display().to_string()),
             ("JUDGE", format!("{}/v1/judge", sidecar.url)),
             (
                 "JUDGE_BODY",
@@ -170,7 +184,7 @@ async fn a_moderator_reviews_releases_and_drops_a_wave_in_a_browser() {
     );
     let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
         .unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(report["steps"].as_array().unwrap().len(), 13, "{report}");
+    assert_eq!(report["steps"].as_array().unwrap().len(), 14, "{report}");
 
     // What the browser did, as the upstream and the quarantine saw it.
     let got = up.received().await;
