@@ -7,7 +7,7 @@
 // no inline script, so even a mistake here could not run a sender's.
 
 // keepStatus: the next navigation is an action's own, so its message stays.
-const state = { csrf: null, modules: [], live: null, keepStatus: false };
+const state = { csrf: null, modules: [], live: null, keepStatus: false, ticket: 0, lastList: "#/quarantine" };
 
 // ---- building the page ------------------------------------------------
 
@@ -114,17 +114,33 @@ function route(first = false) {
     if (a.dataset.section === parts[0]) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  const views = {
-    quarantine: () => (parts[1] ? entryView(parts[1]) : quarantineView(params)),
-    decisions: () => (parts[1] ? decisionView(decodeURIComponent(parts[1])) : decisionsView(params)),
-    modules: () => modulesView(),
-    replay: () => replayView(),
+  // A view renders only while it is the latest one asked for: a slow
+  // answer must not replace the page the moderator has moved on to.
+  const ticket = ++state.ticket;
+  const render = (...children) => {
+    if (ticket !== state.ticket) return false;
+    show(...children);
+    return true;
   };
-  const view = views[parts[0]] || views.quarantine;
-  view().catch((e) => {
-    show(el("h1", {}, "Something went wrong"), el("p", { class: "error" }, e.message));
-  });
+  const views = {
+    quarantine: () => (parts[1] ? entryView(parts[1], render) : quarantineView(params, render)),
+    decisions: () => (parts[1] ? decisionView(parts[1], render) : decisionsView(params, render)),
+    modules: () => modulesView(render),
+    replay: () => replayView(render),
+  };
+  const view = Object.hasOwn(views, parts[0] ?? "") ? views[parts[0]] : views.quarantine;
+  Promise.resolve()
+    .then(view)
+    .catch((e) => render(el("h1", {}, "Something went wrong"), el("p", { class: "error" }, e.message)));
+  refreshHeld();
   if (!first) document.getElementById("main").focus({ preventScroll: true });
+}
+
+/** The held count in the navigation, on every page. */
+function refreshHeld() {
+  api("/admin/v1/quarantine/count")
+    .then((c) => showHeld(c.count))
+    .catch(() => {});
 }
 
 function go(hash) {
@@ -157,11 +173,15 @@ function moduleOptions() {
   return [["", "any module"], ...state.modules.map((m) => [m.name, m.name])];
 }
 
-async function quarantineView(params) {
+async function quarantineView(params, render) {
   const filter = filterFrom(params);
   const offset = Number(params.offset || 0);
   const limit = 25;
-  const list = await api(`/admin/v1/quarantine${query({ ...apiFilter(filter), limit, offset })}`);
+  // One more than shown: whether there is an older page.
+  const list = await api(`/admin/v1/quarantine${query({ ...apiFilter(filter), limit: limit + 1, offset })}`);
+  const more = list.entries.length > limit;
+  list.entries = list.entries.slice(0, limit);
+  state.lastList = window.location.hash || "#/quarantine";
   showHeld(list.held);
 
   const form = el(
@@ -202,7 +222,7 @@ async function quarantineView(params) {
     }
   });
 
-  show(
+  render(
     el("h1", {}, "Quarantine"),
     el("p", {}, `${list.held} activities held in all.`),
     form,
@@ -217,7 +237,7 @@ async function quarantineView(params) {
         dropSelected,
       ),
     entries.length ? el("ol", { class: "entries", "aria-label": "Held activities" }, entries) : el("p", {}, "Nothing matches this filter."),
-    pager(params, offset, limit, list.entries.length),
+    pager(params, offset, limit, more),
   );
 }
 
@@ -227,13 +247,13 @@ function showHeld(n) {
   badge.classList.toggle("none", n === 0);
 }
 
-function pager(params, offset, limit, shown) {
+function pager(params, offset, limit, more) {
   const at = (o) => `#/quarantine${query({ ...params, offset: o || undefined })}`;
   return el(
     "nav",
     { class: "pager", "aria-label": "Pages" },
     offset > 0 && el("a", { href: at(Math.max(0, offset - limit)) }, "Newer"),
-    shown === limit && el("a", { href: at(offset + limit) }, "Older"),
+    more && el("a", { href: at(offset + limit) }, "Older"),
   );
 }
 
@@ -279,7 +299,13 @@ function bulkPanel(filter) {
   return panel;
 }
 
+/** While an action runs, no button of the page starts another. */
+function busy() {
+  for (const b of document.querySelectorAll("main button")) b.disabled = true;
+}
+
 async function bulk(action, filter, what) {
+  busy();
   say(`${action === "drop" ? "Dropping" : "Releasing"} ${what}…`);
   try {
     const result = await api(`/admin/v1/quarantine/${action}`, { method: "POST", body: filter });
@@ -299,6 +325,7 @@ async function bulk(action, filter, what) {
 }
 
 async function one(action, id, after) {
+  busy();
   say(`${action === "drop" ? "Dropping" : "Releasing"} #${id}…`);
   try {
     const result = await api(`/admin/v1/quarantine/${id}/${action}`, { method: "POST" });
@@ -416,14 +443,15 @@ function listOf(label, items, render) {
   return [el("h3", {}, `${label} (${items.length})`), items.length ? el("ul", { class: "plain" }, items.map((i) => el("li", {}, render(i)))) : el("p", {}, "None.")];
 }
 
-async function entryView(id) {
-  const entry = await api(`/admin/v1/quarantine/${encodeURIComponent(id)}`);
+async function entryView(id, render) {
+  if (!/^\d{1,18}$/.test(id)) throw new Error(`“${id}” is not a quarantine entry number`);
+  const entry = await api(`/admin/v1/quarantine/${id}`);
   const view = entry.activity || {};
   const d = entry.decision || {};
   const held = entry.status === "held";
-  const back = () => go("#/quarantine");
-  show(
-    el("p", {}, el("a", { href: "#/quarantine" }, "← Quarantine")),
+  const back = () => go(state.lastList);
+  render(
+    el("p", {}, el("a", { href: state.lastList }, "← Quarantine")),
     el("h1", {}, `#${entry.id} ${view.kind || ""}${view.object_kind ? ` ${view.object_kind}` : ""}`),
     author(view, entry),
     dl([
@@ -483,7 +511,7 @@ function stopLive() {
   state.live = null;
 }
 
-async function decisionsView(params) {
+async function decisionsView(params, render) {
   const form = el(
     "form",
     { class: "filters", "aria-label": "Filter decisions" },
@@ -508,8 +536,9 @@ async function decisionsView(params) {
     if (live.checked) state.live = setInterval(() => refresh().catch((e) => say(e.message, "error")), 2000);
   });
   await refresh();
-  show(el("h1", {}, "Recent decisions"), form, el("p", {}, live, el("label", { for: "live" }, "Update every two seconds")), table);
-  live.dispatchEvent(new Event("change"));
+  if (render(el("h1", {}, "Recent decisions"), form, el("p", {}, live, el("label", { for: "live" }, "Update every two seconds")), table)) {
+    live.dispatchEvent(new Event("change"));
+  }
 }
 
 function decisionsTable(decisions) {
@@ -537,9 +566,10 @@ function decisionsTable(decisions) {
   );
 }
 
-async function decisionView(id) {
-  const d = await api(`/admin/v1/decisions/${encodeURIComponent(id)}`);
-  show(
+async function decisionView(id, render) {
+  if (!/^[0-9a-f-]{1,64}$/i.test(id)) throw new Error(`“${id}” is not a decision id`);
+  const d = await api(`/admin/v1/decisions/${id}`);
+  render(
     el("p", {}, el("a", { href: "#/decisions" }, "← Recent decisions")),
     el("h1", {}, `Decision: ${d.action}`),
     dl([
@@ -564,7 +594,7 @@ async function decisionView(id) {
 
 // ---- modules ----------------------------------------------------------
 
-async function modulesView() {
+async function modulesView(render) {
   const p = await api("/admin/v1/policies");
   state.modules = p.modules;
   const reload = el("button", { type: "button" }, "Reload modules now");
@@ -578,7 +608,7 @@ async function modulesView() {
     route();
   });
   const last = p.last_reload;
-  show(
+  render(
     el("h1", {}, "Modules"),
     el(
       "section",
@@ -641,7 +671,7 @@ function signature(s) {
 /** The largest report file read (a report lists at most 10,000 changes). */
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
 
-async function replayView() {
+async function replayView(render) {
   const input = el("input", { type: "file", id: "report-file", accept: ".json,application/json" });
   const out = el("div", { id: "report", "aria-live": "polite" });
   input.addEventListener("change", async () => {
@@ -664,7 +694,7 @@ async function replayView() {
     }
     out.replaceChildren(replayReport(report, file.name));
   });
-  show(
+  render(
     el("h1", {}, "Replay and canary reports"),
     el(
       "p",

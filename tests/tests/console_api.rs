@@ -610,3 +610,36 @@ async fn policies_report_hits_latency_errors_and_the_last_reload() {
     assert_eq!(last["trigger"], "admin", "{last}");
     assert!(last["at"].is_string(), "{last}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_tokens_are_counted_wherever_they_are_tried() {
+    let s = sidecar(false).await;
+    let failures = |metrics: &str, via: &str| {
+        let prefix = format!("palisade_admin_auth_failures_total{{via=\"{via}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map(|n| n.parse::<u64>().unwrap())
+            .unwrap_or(0)
+    };
+    assert_eq!(login(&s, "guess", &[]).await.status().as_u16(), 401);
+    for _ in 0..3 {
+        let r = call(
+            &s,
+            GET,
+            "/admin/v1/policies",
+            &[("authorization", "Bearer guess")],
+            None,
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    assert_eq!(
+        admin(&s, GET, "policies", None).await.0,
+        200,
+        "the right one"
+    );
+    let metrics = palisade_e2e::metrics(&s.p.url).await;
+    assert_eq!(failures(&metrics, "login"), 1, "{metrics}");
+    assert_eq!(failures(&metrics, "bearer"), 3);
+}

@@ -153,7 +153,9 @@ async fn a_moderator_reviews_releases_and_drops_a_wave_in_a_browser() {
     assert!(replay.status.success(), "{replay:?}");
     std::fs::write(&report_file, &replay.stdout).unwrap();
 
+    // Fresh each run: a screenshot left by an earlier run proves nothing.
     let shots = root().join("target/console-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
     let out = run_browser(
         &harness,
         &[
@@ -212,7 +214,8 @@ async fn a_moderator_reviews_releases_and_drops_a_wave_in_a_browser() {
         "02-quarantine",
         "03-hostile-as-text",
         "05-bulk-count",
-        "10-narrow",
+        "10-replay-report",
+        "11-narrow",
     ] {
         let png = shots.join(format!("{shot}.png"));
         let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));

@@ -126,6 +126,15 @@ pub trait Store: Send + Sync {
     /// Mark a held entry released or dropped. False if it is not held.
     fn resolve(&self, id: i64, status: &str, resolution: &str, at: u64)
     -> Result<bool, StoreError>;
+    /// [`Store::resolve`] for many entries in one write (one transaction,
+    /// one round trip); returns the ids that were held and now are not.
+    fn resolve_many(
+        &self,
+        ids: &[i64],
+        status: &str,
+        resolution: &str,
+        at: u64,
+    ) -> Result<Vec<i64>, StoreError>;
     /// How many entries are held.
     fn held(&self) -> Result<u64, StoreError>;
 }
@@ -183,15 +192,43 @@ impl Filter {
             && self.max_id.is_none_or(|m| entry.id <= m)
     }
 
-    /// Refuse a filter no store should run: too many ids.
-    pub fn check(&self) -> Result<(), String> {
-        match &self.ids {
-            Some(ids) if ids.len() > MAX_IDS => Err(format!(
+    /// The filter as every store and every route applies it: values
+    /// trimmed, an empty one no criterion at all (a list, its count and
+    /// the bulk action after it must agree on what a blank field means).
+    /// Refuses what no store should run: too many ids, a time past what
+    /// the stores can compare, a module name that is not one.
+    pub fn normalised(mut self) -> Result<Filter, String> {
+        for value in [
+            &mut self.status,
+            &mut self.actor_host,
+            &mut self.module,
+            &mut self.text,
+        ] {
+            *value = value
+                .take()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty());
+        }
+        if let Some(ids) = &self.ids
+            && ids.len() > MAX_IDS
+        {
+            return Err(format!(
                 "`ids` lists {} entries; at most {MAX_IDS} at once (use a filter instead)",
                 ids.len()
-            )),
-            _ => Ok(()),
+            ));
         }
+        for (name, time) in [("after", self.after), ("before", self.before)] {
+            if time.is_some_and(|t| t > i64::MAX as u64) {
+                return Err(format!(
+                    "`{name}` is milliseconds since the Unix epoch, at most {}",
+                    i64::MAX
+                ));
+            }
+        }
+        if self.module.as_deref().is_some_and(|m| m.contains(',')) {
+            return Err("`module` is one module's name (no commas)".to_owned());
+        }
+        Ok(self)
     }
 }
 
@@ -369,9 +406,18 @@ pub mod tests {
             "only held entries resolve"
         );
         assert_eq!(q.held().unwrap(), 1);
+        let c = q.hold(&hold("c.example", "m")).unwrap();
+        assert_eq!(
+            q.resolve_many(&[a, b, c, c + 100], "dropped", "bulk", 4000)
+                .unwrap(),
+            [a, c],
+            "only the held ones, each once"
+        );
+        assert_eq!(q.held().unwrap(), 0);
         let all = q.list(&Filter::default(), 10, 0).unwrap();
-        assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), [b, a]);
-        assert_eq!(all[0].status, "dropped");
+        assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), [c, b, a]);
+        assert!(all.iter().all(|e| e.status == "dropped"));
+        assert_eq!(all[0].resolution.as_deref(), Some("bulk"));
     }
 
     /// The Redis store passes the same checks against a real

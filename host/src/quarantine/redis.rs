@@ -62,6 +62,10 @@ const META: [&str; 12] = [
     "search",
 ];
 
+/// The fields a filter reads, then the folded text: all that counts and
+/// bulk actions fetch (not the decisions).
+const FILTERED: [&str; 5] = ["received_at", "status", "actor_host", "modules", "search"];
+
 const STATUSES: [&str; 3] = ["held", "released", "dropped"];
 
 pub struct RedisStore {
@@ -132,12 +136,15 @@ impl RedisStore {
     /// Entries of the statuses `filter` allows, matching it, in id order
     /// (`newest_first` or oldest first), after skipping `offset` matches,
     /// at most `limit`.
-    fn scan(
+    /// `light`: only what a filter reads ([`FILTERED`]), for ids; else
+    /// whole entries.
+    fn scan_with(
         &self,
         filter: &Filter,
         newest_first: bool,
         offset: usize,
         limit: usize,
+        light: bool,
     ) -> Result<Vec<Entry>, StoreError> {
         let statuses: Vec<&str> = match &filter.status {
             Some(s) => STATUSES.iter().copied().filter(|x| x == s).collect(),
@@ -174,12 +181,18 @@ impl RedisStore {
         for chunk in ids.chunks(BATCH as usize) {
             let mut pipe = redis::pipe();
             for id in chunk {
-                pipe.cmd("HMGET").arg(self.key(*id)).arg(&META[..]);
+                let fields: &[&str] = if light { &FILTERED } else { &META };
+                pipe.cmd("HMGET").arg(self.key(*id)).arg(fields);
             }
             let rows: Vec<Vec<Option<String>>> = self.with(|c| pipe.query(c))?;
             for (id, mut row) in chunk.iter().zip(rows) {
                 let search = row.pop().flatten();
-                let Some(entry) = to_entry(*id, row) else {
+                let entry = if light {
+                    filtered_entry(*id, row)
+                } else {
+                    to_entry(*id, row)
+                };
+                let Some(entry) = entry else {
                     continue;
                 };
                 if !filter.matches(&entry, search.as_deref()) {
@@ -197,6 +210,38 @@ impl RedisStore {
         }
         Ok(out)
     }
+}
+
+/// An entry with only the [`FILTERED`] fields (without the text).
+fn filtered_entry(id: i64, row: Vec<Option<String>>) -> Option<Entry> {
+    let mut f = row.into_iter();
+    let mut next = || f.next().flatten();
+    let received_at = next()?.parse().ok()?;
+    let status = next()?;
+    let actor_host = next();
+    let modules = next().unwrap_or_default();
+    Some(Entry {
+        id,
+        received_at,
+        status,
+        method: String::new(),
+        path: String::new(),
+        activity_id: None,
+        actor: None,
+        actor_host,
+        modules: split_modules(&modules),
+        decision: serde_json::Value::Null,
+        resolved_at: None,
+        resolution: None,
+    })
+}
+
+fn split_modules(modules: &str) -> Vec<String> {
+    modules
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn to_entry(id: i64, row: Vec<Option<String>>) -> Option<Entry> {
@@ -222,11 +267,7 @@ fn to_entry(id: i64, row: Vec<Option<String>>) -> Option<Entry> {
         activity_id,
         actor,
         actor_host,
-        modules: modules
-            .split(',')
-            .filter(|m| !m.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        modules: split_modules(&modules),
         decision: serde_json::from_str(&decision).unwrap_or(serde_json::Value::Null),
         resolved_at,
         resolution,
@@ -272,14 +313,14 @@ impl Store for RedisStore {
     }
 
     fn list(&self, filter: &Filter, limit: u32, offset: u32) -> Result<Vec<Entry>, StoreError> {
-        self.scan(filter, true, offset as usize, limit as usize)
+        self.scan_with(filter, true, offset as usize, limit as usize, false)
     }
 
     fn ids(&self, filter: &Filter) -> Result<Vec<i64>, StoreError> {
         let mut filter = filter.clone();
         filter.status.get_or_insert_with(|| "held".to_owned());
         Ok(self
-            .scan(&filter, false, 0, usize::MAX)?
+            .scan_with(&filter, false, 0, usize::MAX, true)?
             .into_iter()
             .map(|e| e.id)
             .collect())
@@ -335,6 +376,42 @@ impl Store for RedisStore {
                 .invoke(c)
         })?;
         Ok(changed == 1)
+    }
+
+    /// Many entries in one pipelined round trip (each one atomic).
+    fn resolve_many(
+        &self,
+        ids: &[i64],
+        status: &str,
+        resolution: &str,
+        at: u64,
+    ) -> Result<Vec<i64>, StoreError> {
+        // EVALSHA needs the script in Redis's cache: load it (a no-op when
+        // it is there) before pipelining.
+        let _: String = self.with(|c| redis::cmd("SCRIPT").arg("LOAD").arg(RESOLVE).query(c))?;
+        let mut changed = Vec::new();
+        for chunk in ids.chunks(BATCH as usize) {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.cmd("EVALSHA")
+                    .arg(self.resolve.get_hash())
+                    .arg(0)
+                    .arg(&self.prefix)
+                    .arg(*id)
+                    .arg(status)
+                    .arg(resolution)
+                    .arg(at);
+            }
+            let results: Vec<i64> = self.with(|c| pipe.query(c))?;
+            changed.extend(
+                chunk
+                    .iter()
+                    .zip(results)
+                    .filter(|(_, r)| *r == 1)
+                    .map(|(id, _)| *id),
+            );
+        }
+        Ok(changed)
     }
 
     fn held(&self) -> Result<u64, StoreError> {

@@ -167,6 +167,31 @@ impl Store for SqliteStore {
         Ok(changed == 1)
     }
 
+    /// Many entries in one transaction: one sync to disk, not one each.
+    fn resolve_many(
+        &self,
+        ids: &[i64],
+        status: &str,
+        resolution: &str,
+        at: u64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut changed = Vec::new();
+        {
+            let mut update = tx.prepare(
+                "UPDATE quarantine SET status = ?2, resolution = ?3, resolved_at = ?4 WHERE id = ?1 AND status = 'held'",
+            )?;
+            for id in ids {
+                if update.execute(params![id, status, resolution, at as i64])? == 1 {
+                    changed.push(*id);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
     /// How many entries are held.
     fn held(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn().query_row(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,15 +15,11 @@ use serde_json::{Value, json};
 
 use super::console::{Access, forbidden_csrf};
 use super::decision_log::RecentFilter;
-use super::proxy::relay;
+use super::release::{self, Refusal};
 use super::{App, Trigger};
 use crate::quarantine::Filter;
 use crate::quarantine::view::View;
-use crate::runtime::{ErrorKind, unix_ms};
-
-/// Mastodon rejects signatures older than an hour (Misskey and others are
-/// similar): a release after that will likely be refused upstream.
-const SIGNATURE_WINDOW_MS: u64 = 60 * 60 * 1000;
+use crate::runtime::ErrorKind;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -122,17 +118,17 @@ fn fifty() -> u32 {
 }
 
 impl ListQuery {
-    fn filter(&self) -> Filter {
-        let given = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+    fn filter(&self) -> Result<Filter, String> {
         Filter {
-            status: given(&self.status),
-            actor_host: given(&self.actor_host),
-            module: given(&self.module),
+            status: self.status.clone(),
+            actor_host: self.actor_host.clone(),
+            module: self.module.clone(),
             after: self.after,
             before: self.before,
-            text: given(&self.text),
+            text: self.text.clone(),
             ..Filter::default()
         }
+        .normalised()
     }
 }
 
@@ -141,7 +137,11 @@ async fn quarantine_list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>
     // the threads that serve the inbox.
     blocking(move || {
         let limit = q.limit.clamp(1, 500);
-        let entries = match app.quarantine.list(&q.filter(), limit, q.offset) {
+        let filter = match q.filter() {
+            Ok(filter) => filter,
+            Err(e) => return problem(StatusCode::BAD_REQUEST, e),
+        };
+        let entries = match app.quarantine.list(&filter, limit, q.offset) {
             Ok(entries) => entries,
             Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         };
@@ -174,10 +174,23 @@ async fn blocking(f: impl FnOnce() -> Response + Send + 'static) -> Response {
 /// the highest id among them: send it back as `max_id` to act on exactly
 /// those.
 async fn quarantine_count(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
-    match app.quarantine.ids(&q.filter()) {
-        Ok(ids) => Json(json!({ "count": ids.len(), "max_id": ids.last() })).into_response(),
-        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    blocking(move || {
+        let filter = match q.filter() {
+            Ok(filter) => filter,
+            Err(e) => return problem(StatusCode::BAD_REQUEST, e),
+        };
+        if filter.status.as_deref().is_some_and(|s| s != "held") {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "a count is of held entries, what a bulk action covers: leave `status` out",
+            );
+        }
+        match app.quarantine.ids(&filter) {
+            Ok(ids) => Json(json!({ "count": ids.len(), "max_id": ids.last() })).into_response(),
+            Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    })
+    .await
 }
 
 /// The held activity `id` as the console shows it (see [`View`]), or why
@@ -209,165 +222,64 @@ async fn quarantine_entry(State(app): State<Arc<App>>, Path(id): Path<i64>) -> R
 }
 
 async fn release_one(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Response {
-    match release(&app, id).await {
+    match release::release(&app, id).await {
         Ok(report) => Json(report).into_response(),
         Err((status, message)) => problem(status, message),
     }
 }
 
 async fn drop_one(State(app): State<Arc<App>>, Path(id): Path<i64>) -> Response {
-    match drop_entry(&app, id) {
+    blocking(move || match release::drop_one(&app, id) {
         Ok(()) => Json(json!({ "id": id, "status": "dropped" })).into_response(),
         Err((status, message)) => problem(status, message),
-    }
+    })
+    .await
 }
 
-/// The held entries a bulk action covers, oldest first.
-fn bulk_ids(app: &App, filter: &Filter) -> Result<Vec<i64>, (StatusCode, String)> {
-    filter.check().map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+/// The held entries a bulk action covers, oldest first (blocking).
+fn bulk_ids(app: &App, filter: Filter) -> Result<Vec<i64>, Refusal> {
+    let filter = filter
+        .normalised()
+        .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
     app.quarantine
-        .ids(filter)
+        .ids(&filter)
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
+/// One release after another, in a task of its own: a client that goes
+/// away does not stop a bulk release halfway.
 async fn bulk_release(State(app): State<Arc<App>>, Json(filter): Json<Filter>) -> Response {
-    let ids = match bulk_ids(&app, &filter) {
-        Ok(ids) => ids,
-        Err((status, message)) => return problem(status, message),
-    };
-    let mut results = Vec::new();
-    for id in ids {
-        results.push(match release(&app, id).await {
-            Ok(report) => report,
-            Err((_, message)) => json!({ "id": id, "error": message }),
-        });
-    }
-    Json(json!({ "released": results })).into_response()
+    let task = tokio::spawn(async move {
+        let found = {
+            let app = app.clone();
+            tokio::task::spawn_blocking(move || bulk_ids(&app, filter)).await
+        };
+        let ids = match found {
+            Ok(Ok(ids)) => ids,
+            Ok(Err((status, message))) => return problem(status, message),
+            Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+        let mut results = Vec::new();
+        for id in ids {
+            results.push(match release::release(&app, id).await {
+                Ok(report) => report,
+                Err((_, message)) => json!({ "id": id, "error": message }),
+            });
+        }
+        Json(json!({ "released": results })).into_response()
+    });
+    task.await
+        .unwrap_or_else(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 async fn bulk_drop(State(app): State<Arc<App>>, Json(filter): Json<Filter>) -> Response {
-    let ids = match bulk_ids(&app, &filter) {
-        Ok(ids) => ids,
-        Err((status, message)) => return problem(status, message),
-    };
-    let dropped: Vec<i64> = ids
-        .into_iter()
-        .filter(|id| drop_entry(&app, *id).is_ok())
-        .collect();
-    Json(json!({ "dropped": dropped })).into_response()
-}
-
-fn drop_entry(app: &App, id: i64) -> Result<(), (StatusCode, String)> {
-    match app
-        .quarantine
-        .resolve(id, "dropped", "dropped by an admin", unix_ms())
-    {
-        Ok(true) => {
-            app.metrics.quarantine_held.dec();
-            Ok(())
-        }
-        Ok(false) => Err(not_held(app, id)),
-        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-    }
-}
-
-fn not_held(app: &App, id: i64) -> (StatusCode, String) {
-    match app.quarantine.entry(id) {
-        Ok(Some(e)) => (
-            StatusCode::CONFLICT,
-            format!("entry {id} is already {}", e.status),
-        ),
-        _ => (StatusCode::NOT_FOUND, format!("no quarantine entry {id}")),
-    }
-}
-
-/// Re-deliver a held request upstream exactly as it arrived.
-async fn release(app: &Arc<App>, id: i64) -> Result<Value, (StatusCode, String)> {
-    let internal =
-        |e: crate::quarantine::StoreError| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-    let entry = app
-        .quarantine
-        .entry(id)
-        .map_err(internal)?
-        .ok_or_else(|| not_held(app, id))?;
-    if entry.status != "held" {
-        return Err(not_held(app, id));
-    }
-    let Some(upstream) = &app.upstream else {
-        return Err((
-            StatusCode::CONFLICT,
-            "no upstream is configured to release to".into(),
-        ));
-    };
-    let request = app
-        .quarantine
-        .request(id)
-        .map_err(internal)?
-        .ok_or_else(|| not_held(app, id))?;
-    let mut headers = HeaderMap::new();
-    for (name, value) in &request.headers {
-        if let (Ok(n), Ok(v)) = (
-            header::HeaderName::from_bytes(name.as_bytes()),
-            header::HeaderValue::from_bytes(value),
-        ) {
-            headers.append(n, v);
-        }
-    }
-    let method = Method::from_bytes(request.method.as_bytes()).unwrap_or(Method::POST);
-    let age_ms = unix_ms().saturating_sub(entry.received_at);
-    let response = upstream
-        .send(
-            method,
-            &request.path_and_query,
-            &headers,
-            axum::body::Body::from(request.body),
-        )
-        .await
-        .map_err(|e| {
-            app.metrics.upstream_status(None);
-            (
-                StatusCode::BAD_GATEWAY,
-                format!("upstream unavailable, entry {id} stays held: {e}"),
-            )
-        })?;
-    let status = response.status().as_u16();
-    app.metrics.upstream_status(Some(status));
-    // Read (and discard) the body so the connection can be reused.
-    let _ = relay(response, upstream.timeout()).into_body();
-    if !(200..300).contains(&status) {
-        return Err((
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "upstream answered {status}; entry {id} stays held{}",
-                window_note(age_ms)
-            ),
-        ));
-    }
-    app.quarantine
-        .resolve(
-            id,
-            "released",
-            &format!("released by an admin; upstream answered {status}"),
-            unix_ms(),
-        )
-        .map_err(internal)?;
-    app.metrics.quarantine_held.dec();
-    let mut report = json!({ "id": id, "status": "released", "upstream_status": status, "held_for_seconds": age_ms / 1000 });
-    if age_ms > SIGNATURE_WINDOW_MS {
-        report["warning"] = window_note(age_ms).trim_start_matches("; ").into();
-    }
-    Ok(report)
-}
-
-fn window_note(age_ms: u64) -> String {
-    if age_ms > SIGNATURE_WINDOW_MS {
-        format!(
-            "; it was held for {} min, longer than the senders' signature window (about an hour for Mastodon), so the server may refuse its signature",
-            age_ms / 60_000
-        )
-    } else {
-        String::new()
-    }
+    blocking(
+        move || match bulk_ids(&app, filter).and_then(|ids| release::drop_many(&app, &ids)) {
+            Ok(dropped) => Json(json!({ "dropped": dropped })).into_response(),
+            Err((status, message)) => problem(status, message),
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]

@@ -161,6 +161,10 @@ impl Sessions {
             return if app.admin_token_matches(token.trim()) {
                 Access::Token
             } else {
+                app.metrics
+                    .admin_auth_failures
+                    .with_label_values(&["bearer"])
+                    .inc();
                 Access::None
             };
         }
@@ -331,6 +335,10 @@ async fn login(
             );
         }
         Login::Wrong => {
+            app.metrics
+                .admin_auth_failures
+                .with_label_values(&["login"])
+                .inc();
             tracing::warn!("console login with a wrong admin token");
             return html(
                 StatusCode::UNAUTHORIZED,

@@ -38,6 +38,7 @@ pub struct Metrics {
     pub module_log_dropped: IntCounterVec,
     pub senders: IntCounterVec,
     pub fetches: IntCounterVec,
+    pub admin_auth_failures: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -86,6 +87,11 @@ impl Metrics {
                 "fetches_total",
                 "Fetches from senders' servers, by kind (`key`, `actor`, `collection`, `nodeinfo`, `object`) and result (`ok`, `cached`, `failed_recently`, `refused`, `timeout`, `error`).",
                 &["kind", "result"],
+            ),
+            admin_auth_failures: counter(
+                "admin_auth_failures_total",
+                "Wrong admin tokens, by where they were tried: `bearer` (the admin API) or `login` (the console's login page).",
+                &["via"],
             ),
             activities: counter(
                 "activities_total",

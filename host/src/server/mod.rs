@@ -19,6 +19,7 @@ pub mod paths;
 pub mod proxy;
 mod queue;
 pub mod record;
+mod release;
 pub mod transport;
 pub mod watch;
 
@@ -79,6 +80,8 @@ pub struct App {
     admin_token: Option<String>,
     /// The console's login sessions.
     pub console: console::Sessions,
+    /// Quarantine entries being released now.
+    releasing: release::InFlight,
     /// False while a module configured at start is missing (and
     /// `policies.allow_missing` is off): `/readyz` then says 503, so a load
     /// balancer sends nothing to a sidecar that would judge without it.
@@ -205,6 +208,7 @@ impl App {
             })),
             admin_token: options.admin_token.filter(|t| !t.is_empty()),
             console: console::Sessions::default(),
+            releasing: release::InFlight::default(),
             ready: std::sync::atomic::AtomicBool::new(ready),
             panic_marker: OnceLock::new(),
             live: Mutex::new(config.clone()),
