@@ -479,6 +479,32 @@ pub async fn serve_in_process(
     InProcess { app, url, admin }
 }
 
+/// Configuration under which first-contact's 3 points for a new actor
+/// mentioning a local user (of `mastodon.example`) quarantine the activity.
+pub const QUARANTINE_AT_3: &str =
+    "local_hosts = [\"mastodon.example\"]\n[thresholds]\nquarantine = 3.0\nreject = 10.0\n";
+
+/// A sidecar holding wave posts ([`QUARANTINE_AT_3`]) on ephemeral ports,
+/// in front of `upstream` if given, with the admin API and console behind
+/// `token`, its decision log off; its folder lives as long as the result.
+pub async fn holding_sidecar(upstream: Option<&str>, token: &str) -> (InProcess, TempDir) {
+    let dir = TempDir::new("holding");
+    let upstream_line = upstream
+        .map(|u| format!("upstream = \"{u}\"\n"))
+        .unwrap_or_default();
+    let text = established(&format!(
+        "{QUARANTINE_AT_3}[server]\nlisten = \"127.0.0.1:0\"\n{upstream_line}\
+         [admin]\nlisten = \"127.0.0.1:0\"\n[decision_log]\noutput = \"off\"\n"
+    ));
+    let mut config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    config.base_dir = dir.0.clone();
+    let options = palisade::server::ServeOptions {
+        admin_token: Some(token.into()),
+        ..Default::default()
+    };
+    (serve_in_process(config, options).await, dir)
+}
+
 /// A fresh folder for one test, removed when dropped: `palisade-TAG-PID-N`
 /// under the system's temporary folder.
 pub struct TempDir(pub PathBuf);

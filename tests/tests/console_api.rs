@@ -13,12 +13,6 @@ const TOKEN: &str = "test-admin-token";
 const GET: Method = Method::GET;
 const POST: Method = Method::POST;
 
-/// first-contact gives 3 points to a new actor mentioning a local user:
-/// with these thresholds each such activity is quarantined (as in
-/// `sidecar.rs`).
-const QUARANTINE_AT_3: &str =
-    "local_hosts = [\"mastodon.example\"]\n[thresholds]\nquarantine = 3.0\nreject = 10.0\n";
-
 /// A running sidecar; the verifying upstream, when there is one, lives as
 /// long as it (holds need one: without an upstream the inbox is not served).
 struct Sidecar {
@@ -27,30 +21,16 @@ struct Sidecar {
     _dir: TempDir,
 }
 
-/// A sidecar on ephemeral ports with [`QUARANTINE_AT_3`] and the admin token
-/// [`TOKEN`]; with the verifying upstream when `upstream`. Each test starts
-/// its own: sessions and the failed-login count are per process state.
+/// A sidecar on ephemeral ports holding wave posts
+/// ([`palisade_e2e::QUARANTINE_AT_3`]) with the admin token [`TOKEN`];
+/// with the verifying upstream when `upstream`. Each test starts its own:
+/// sessions and the failed-login count are per process state.
 async fn sidecar(upstream: bool) -> Sidecar {
     let up = match upstream {
         true => Some(Upstream::start(example_keys()).await),
         false => None,
     };
-    let dir = TempDir::new("console-api");
-    let upstream_line = up
-        .as_ref()
-        .map(|u| format!("upstream = \"{}\"\n", u.url))
-        .unwrap_or_default();
-    let text = palisade_e2e::established(&format!(
-        "{QUARANTINE_AT_3}[server]\nlisten = \"127.0.0.1:0\"\n{upstream_line}\
-         [admin]\nlisten = \"127.0.0.1:0\"\n[decision_log]\noutput = \"off\"\n"
-    ));
-    let mut config = palisade::Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    config.base_dir = dir.0.clone();
-    let options = palisade::server::ServeOptions {
-        admin_token: Some(TOKEN.into()),
-        ..Default::default()
-    };
-    let p = palisade_e2e::serve_in_process(config, options).await;
+    let (p, dir) = palisade_e2e::holding_sidecar(up.as_ref().map(|u| u.url.as_str()), TOKEN).await;
     Sidecar {
         p,
         _up: up,

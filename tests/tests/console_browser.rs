@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use palisade::quarantine::Filter;
-use palisade::server::ServeOptions;
 use palisade_e2e::remote::{SignOptions, Upstream, example_keys, sign_post};
-use palisade_e2e::{TempDir, npm_ci, root};
+use palisade_e2e::{npm_ci, root};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "console-test-token";
@@ -94,25 +93,7 @@ async fn a_moderator_reviews_releases_and_drops_a_wave_in_a_browser() {
     npm_ci(&harness);
 
     let up = Upstream::start(example_keys()).await;
-    let temp = TempDir::new("console");
-    // first-contact's 3 points for a new actor mentioning a local user hold
-    // each wave activity.
-    let text = palisade_e2e::established(&format!(
-        "local_hosts = [\"mastodon.example\"]\n[thresholds]\nquarantine = 3.0\nreject = 10.0\n\
-         [server]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\n\
-         [admin]\nlisten = \"127.0.0.1:0\"\n[decision_log]\noutput = \"off\"\n",
-        up.url
-    ));
-    let mut config = palisade::Config::parse(&text).unwrap();
-    config.base_dir = temp.0.clone();
-    let sidecar = palisade_e2e::serve_in_process(
-        config,
-        ServeOptions {
-            admin_token: Some(TOKEN.into()),
-            ..Default::default()
-        },
-    )
-    .await;
+    let (sidecar, temp) = palisade_e2e::holding_sidecar(Some(&up.url), TOKEN).await;
     let inbox = format!("{}/inbox", sidecar.url);
 
     let released_body = serde_json::to_vec(&wave(0)).unwrap();

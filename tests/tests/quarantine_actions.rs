@@ -24,22 +24,7 @@ struct Sidecar {
 /// A sidecar on ephemeral ports with the admin token [`TOKEN`], in front
 /// of `upstream` if given.
 async fn sidecar(upstream: Option<&str>) -> Sidecar {
-    let dir = TempDir::new("quarantine-actions");
-    let upstream_line = upstream
-        .map(|u| format!("upstream = \"{u}\"\n"))
-        .unwrap_or_default();
-    let text = palisade_e2e::established(&format!(
-        "local_hosts = [\"mastodon.example\"]\n[thresholds]\nquarantine = 3.0\nreject = 10.0\n\
-         [server]\nlisten = \"127.0.0.1:0\"\n{upstream_line}\
-         [admin]\nlisten = \"127.0.0.1:0\"\n[decision_log]\noutput = \"off\"\n"
-    ));
-    let mut config = palisade::Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    config.base_dir = dir.0.clone();
-    let options = palisade::server::ServeOptions {
-        admin_token: Some(TOKEN.into()),
-        ..Default::default()
-    };
-    let p = palisade_e2e::serve_in_process(config, options).await;
+    let (p, dir) = palisade_e2e::holding_sidecar(upstream, TOKEN).await;
     Sidecar { p, _dir: dir }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use palisade::server::{App, ServeOptions};
 use palisade_e2e::remote::{SignOptions, Upstream, example_keys, sign_post};
-use palisade_e2e::{TempDir, root};
+use palisade_e2e::{QUARANTINE_AT_3, TempDir, root};
 use serde_json::Value;
 
 const TOKEN: &str = "test-admin-token";
@@ -73,11 +73,6 @@ async fn admin(
     }
     request.send().await.expect("the admin API answers")
 }
-
-/// Configuration under which first-contact's 3 points for a new actor
-/// mentioning a local user quarantine the activity.
-const QUARANTINE_AT_3: &str =
-    "local_hosts = [\"mastodon.example\"]\n[thresholds]\nquarantine = 3.0\nreject = 10.0\n";
 
 /// Sign `file` as its actor and POST it to `url`; the response status.
 async fn signed_post(url: &str, file: &Path) -> u16 {
