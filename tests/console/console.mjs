@@ -40,6 +40,8 @@ const browser = await chromium.launch({
   args: ["--no-sandbox"],
 });
 const steps = [];
+const pageErrors = [];
+let lastPage = null;
 const step = async (name, f) => {
   await f();
   steps.push(name);
@@ -47,7 +49,7 @@ const step = async (name, f) => {
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  const pageErrors = [];
+  lastPage = page;
   page.on("pageerror", (e) => pageErrors.push(e.message));
   page.on("console", (m) => {
     // Failed loads are checked by status below, with their URLs.
@@ -289,6 +291,11 @@ try {
   console.log(JSON.stringify({ ok: true, steps }));
 } catch (e) {
   console.error(`after ${steps.length} steps (${steps.join("; ")}): ${e.message}`);
+  if (pageErrors.length) console.error(`script errors on the page: ${pageErrors.join("; ")}`);
+  if (lastPage) {
+    const status = await lastPage.textContent("#status").catch(() => "?");
+    console.error(`the page was at ${lastPage.url()}, its status line: “${status}”`);
+  }
   process.exitCode = 1;
 } finally {
   await browser.close();

@@ -44,9 +44,36 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 const INDEX: &str = include_str!("../../console/index.html");
 const LOGIN: &str = include_str!("../../console/login.html");
-const SCRIPT: &str = include_str!("../../console/console.js");
-const STYLE: &str = include_str!("../../console/console.css");
-const ICON: &str = include_str!("../../console/icon.svg");
+
+/// The console's scripts, stylesheet and icon, served to anyone (they are
+/// the same for everyone and hold no data): name, type, content.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("console.js", JS, include_str!("../../console/console.js")),
+    ("ui.js", JS, include_str!("../../console/ui.js")),
+    (
+        "quarantine.js",
+        JS,
+        include_str!("../../console/quarantine.js"),
+    ),
+    (
+        "decisions.js",
+        JS,
+        include_str!("../../console/decisions.js"),
+    ),
+    ("modules.js", JS, include_str!("../../console/modules.js")),
+    ("replay.js", JS, include_str!("../../console/replay.js")),
+    (
+        "console.css",
+        "text/css; charset=utf-8",
+        include_str!("../../console/console.css"),
+    ),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_str!("../../console/icon.svg"),
+    ),
+];
+const JS: &str = "text/javascript; charset=utf-8";
 
 struct Session {
     csrf: String,
@@ -238,9 +265,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
         .route("/console/session", get(session))
-        .route("/console/console.js", get(script))
-        .route("/console/console.css", get(style))
-        .route("/console/icon.svg", get(icon))
+        .route("/console/{asset}", get(asset))
         .with_state(app)
 }
 
@@ -418,20 +443,11 @@ async fn session(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn script() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        SCRIPT,
-    )
-        .into_response()
-}
-
-async fn icon() -> Response {
-    ([(header::CONTENT_TYPE, "image/svg+xml")], ICON).into_response()
-}
-
-async fn style() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, kind, body)) => ([(header::CONTENT_TYPE, *kind)], *body).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such console file\n").into_response(),
+    }
 }
 
 #[cfg(test)]
