@@ -43,8 +43,8 @@ function route(first = false) {
 
 /** The held count in the navigation, on every page. */
 function refreshHeld() {
-  api("/admin/v1/quarantine/count")
-    .then((c) => showHeld(c.count))
+  api("/admin/v1/quarantine/held")
+    .then((c) => showHeld(c.held))
     .catch(() => {});
 }
 

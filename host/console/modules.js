@@ -1,12 +1,13 @@
 // The modules judging: versions, modes, signatures, figures, reloads.
 
-import { api, dl, el, listOf, rerender, say, state } from "./ui.js";
+import { api, busy, dl, el, listOf, rerender, say, state } from "./ui.js";
 
 export async function modulesView(render) {
   const p = await api("/admin/v1/policies");
   state.modules = p.modules;
   const reload = el("button", { type: "button" }, "Reload modules now");
   reload.addEventListener("click", async () => {
+    busy();
     try {
       const r = await api("/admin/v1/reload", { method: "POST" });
       say(`Reloaded: ${r.result || "ok"}.`, "ok");

@@ -1,6 +1,6 @@
 // The quarantine: held activities, one and in bulk.
 
-import { api, dl, el, field, go, listOf, moduleOptions, query, reasons, rerender, say, select, showHeld, state, traceTable, when } from "./ui.js";
+import { api, busy, dl, el, field, go, listOf, moduleOptions, query, reasons, rerender, say, select, showHeld, state, traceTable, when } from "./ui.js";
 
 const FILTER_KEYS = ["status", "module", "actor_host", "after", "before", "text"];
 
@@ -20,6 +20,7 @@ function apiFilter(f) {
 }
 
 export async function quarantineView(params, render) {
+  const here = window.location.hash || "#/quarantine";
   const filter = filterFrom(params);
   const offset = Number(params.offset || 0);
   const limit = 25;
@@ -27,8 +28,6 @@ export async function quarantineView(params, render) {
   const list = await api(`/admin/v1/quarantine${query({ ...apiFilter(filter), limit: limit + 1, offset })}`);
   const more = list.entries.length > limit;
   list.entries = list.entries.slice(0, limit);
-  state.lastList = window.location.hash || "#/quarantine";
-  showHeld(list.held);
 
   const form = el(
     "form",
@@ -68,7 +67,7 @@ export async function quarantineView(params, render) {
     }
   });
 
-  render(
+  const shown = render(
     el("h1", {}, "Quarantine"),
     el("p", {}, `${list.held} activities held in all.`),
     form,
@@ -85,6 +84,11 @@ export async function quarantineView(params, render) {
     entries.length ? el("ol", { class: "entries", "aria-label": "Held activities" }, entries) : el("p", {}, "Nothing matches this filter."),
     pager(params, offset, limit, more),
   );
+  if (shown) {
+    // Where "back" from an entry returns, filters and page included.
+    state.lastList = here;
+    showHeld(list.held);
+  }
 }
 
 function pager(params, offset, limit, more) {
@@ -114,7 +118,13 @@ function bulkPanel(filter) {
   const count = async () => {
     const bulkFilter = { ...apiFilter(filter) };
     delete bulkFilter.status;
-    const counted = await api(`/admin/v1/quarantine/count${query(bulkFilter)}`);
+    let counted;
+    try {
+      counted = await api(`/admin/v1/quarantine/count${query(bulkFilter)}`);
+    } catch (e) {
+      say(`Cannot count: ${e.message}`, "error");
+      return;
+    }
     if (counted.count === 0) {
       panel.replaceChildren(el("h2", { id: "bulk-title" }, "Nothing to act on"), el("p", {}, "No held activity matches this filter."), el("button", { type: "button", onclick: start }, "Back"));
       return;
@@ -137,11 +147,6 @@ function bulkPanel(filter) {
   };
   start();
   return panel;
-}
-
-/** While an action runs, no button of the page starts another. */
-function busy() {
-  for (const b of document.querySelectorAll("main button")) b.disabled = true;
 }
 
 async function bulk(action, filter, what) {

@@ -168,6 +168,11 @@ export function traceTable(trace) {
   );
 }
 
+/** While an action runs, no button of the page starts another. */
+export function busy() {
+  for (const b of document.querySelectorAll("main button")) b.disabled = true;
+}
+
 export function stopLive() {
   if (state.live) clearInterval(state.live);
   state.live = null;

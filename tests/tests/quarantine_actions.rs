@@ -227,3 +227,31 @@ async fn a_count_and_the_bulk_action_after_it_read_a_filter_alike() {
     let (code, answer) = admin(&s, Method::GET, "quarantine/count?status=dropped", None).await;
     assert_eq!(code, 400, "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bulk_drop_during_a_release_leaves_that_entry_to_it() {
+    let (url, delivered) = slow_upstream(Duration::from_millis(300)).await;
+    let s = sidecar(Some(&url)).await;
+    let a = s.p.app.quarantine.hold(&hold(1000, "released")).unwrap();
+    let b = s.p.app.quarantine.hold(&hold(2000, "dropped")).unwrap();
+    let release = format!("quarantine/{a}/release");
+    let (released, dropped) = tokio::join!(admin(&s, Method::POST, &release, None), async {
+        // While the upstream takes its time over the release.
+        while delivered.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        admin(&s, Method::POST, "quarantine/drop", Some(json!({}))).await
+    });
+    assert_eq!(released.0, 200, "{released:?}");
+    assert_eq!(
+        dropped.1["dropped"],
+        json!([b]),
+        "the one being released is skipped"
+    );
+    assert_eq!(status_of(&s, a).await, "released");
+    assert_eq!(delivered.load(Ordering::SeqCst), 1);
+    let (_, held) = admin(&s, Method::GET, "quarantine/held", None).await;
+    assert_eq!(held["held"], 0);
+    let metrics = palisade_e2e::metrics(&s.p.url).await;
+    assert_eq!(held_gauge(&metrics), 0, "the gauge agrees");
+}

@@ -27,6 +27,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/v1/reload", post(reload))
         .route("/admin/v1/quarantine", get(quarantine_list))
         .route("/admin/v1/quarantine/count", get(quarantine_count))
+        .route("/admin/v1/quarantine/held", get(quarantine_held))
         .route("/admin/v1/quarantine/release", post(bulk_release))
         .route("/admin/v1/quarantine/drop", post(bulk_drop))
         .route("/admin/v1/quarantine/{id}", get(quarantine_entry))
@@ -189,6 +190,16 @@ async fn quarantine_count(State(app): State<Arc<App>>, Query(q): Query<ListQuery
             Ok(ids) => Json(json!({ "count": ids.len(), "max_id": ids.last() })).into_response(),
             Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
+    })
+    .await
+}
+
+/// How many entries are held, from the store's own count (cheap: the
+/// console asks on every page).
+async fn quarantine_held(State(app): State<Arc<App>>) -> Response {
+    blocking(move || match app.quarantine.held() {
+        Ok(held) => Json(json!({ "held": held })).into_response(),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     })
     .await
 }

@@ -3,10 +3,11 @@
 //! A release re-delivers the stored request upstream exactly as it arrived
 //! and only then marks the entry released. Two things keep one activity
 //! from reaching the server twice, or being reported dropped after it was
-//! delivered: a release first claims its entry in this process
-//! ([`InFlight`]): a second release or a drop of it meanwhile is refused
-//! with 409; and it runs in its own task, so a client that goes away
-//! mid-release does not cut it off between delivering and recording it.
+//! delivered: every release and drop first claims its entries in this
+//! process ([`InFlight`]): a release or drop of an entry another one has
+//! claimed is refused with 409 (a bulk drop skips it); and a release runs
+//! in its own task, so a client that goes away mid-release does not cut it
+//! off between delivering and recording it.
 //! (Across replicas sharing a Redis quarantine, two releases of one entry
 //! at the same moment can still both deliver: the claim is per process.)
 
@@ -28,7 +29,7 @@ const SIGNATURE_WINDOW_MS: u64 = 60 * 60 * 1000;
 /// What went wrong, as the admin API answers it.
 pub type Refusal = (StatusCode, String);
 
-/// Entries being released by this process.
+/// Entries being released or dropped by this process.
 #[derive(Default)]
 pub struct InFlight(Mutex<HashSet<i64>>);
 
@@ -37,30 +38,42 @@ impl InFlight {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn contains(&self, id: i64) -> bool {
-        self.lock().contains(&id)
-    }
-}
-
-/// A claim on one entry for one release; given up when dropped.
-struct Claim {
-    app: Arc<App>,
-    id: i64,
-}
-
-impl Claim {
-    fn new(app: &Arc<App>, id: i64) -> Option<Claim> {
-        app.releasing.lock().insert(id).then(|| Claim {
-            app: app.clone(),
-            id,
+    /// Claim `id`, unless another release or drop has it.
+    fn claim(&self, id: i64) -> Option<Claims<'_>> {
+        self.lock().insert(id).then(|| Claims {
+            set: self,
+            ids: vec![id],
         })
     }
+
+    /// Claim those of `ids` nobody else has (in one step).
+    fn claim_all(&self, ids: &[i64]) -> Claims<'_> {
+        let mut set = self.lock();
+        let ids = ids.iter().copied().filter(|id| set.insert(*id)).collect();
+        Claims { set: self, ids }
+    }
 }
 
-impl Drop for Claim {
+/// Entries claimed for one release or drop; given up when dropped.
+struct Claims<'a> {
+    set: &'a InFlight,
+    ids: Vec<i64>,
+}
+
+impl Drop for Claims<'_> {
     fn drop(&mut self) {
-        self.app.releasing.lock().remove(&self.id);
+        let mut set = self.set.lock();
+        for id in &self.ids {
+            set.remove(id);
+        }
     }
+}
+
+fn being_handled(id: i64) -> Refusal {
+    (
+        StatusCode::CONFLICT,
+        format!("entry {id} is being released or dropped by another request"),
+    )
 }
 
 fn internal(e: StoreError) -> Refusal {
@@ -87,11 +100,8 @@ pub async fn release(app: &Arc<App>, id: i64) -> Result<Value, Refusal> {
 }
 
 async fn release_claimed(app: &Arc<App>, id: i64) -> Result<Value, Refusal> {
-    let Some(_claim) = Claim::new(app, id) else {
-        return Err((
-            StatusCode::CONFLICT,
-            format!("entry {id} is being released by another request"),
-        ));
+    let Some(_claim) = app.releasing.claim(id) else {
+        return Err(being_handled(id));
     };
     let Some(upstream) = &app.upstream else {
         return Err((
@@ -166,7 +176,8 @@ async fn release_claimed(app: &Arc<App>, id: i64) -> Result<Value, Refusal> {
     })
     .await?;
     if !resolved {
-        // Only another replica can have resolved it meanwhile.
+        // Every release and drop here claims its entry first: only another
+        // replica can have resolved it meanwhile.
         let (code, now) = store(app, move |app| Ok(not_held(app, id))).await?;
         return Err((
             code,
@@ -183,12 +194,9 @@ async fn release_claimed(app: &Arc<App>, id: i64) -> Result<Value, Refusal> {
 
 /// Drop held entry `id` (blocking: call off the async threads).
 pub fn drop_one(app: &App, id: i64) -> Result<(), Refusal> {
-    if app.releasing.contains(id) {
-        return Err((
-            StatusCode::CONFLICT,
-            format!("entry {id} is being released"),
-        ));
-    }
+    let Some(_claim) = app.releasing.claim(id) else {
+        return Err(being_handled(id));
+    };
     match app
         .quarantine
         .resolve(id, "dropped", "dropped by an admin", unix_ms())
@@ -202,20 +210,19 @@ pub fn drop_one(app: &App, id: i64) -> Result<(), Refusal> {
     }
 }
 
-/// Drop the held entries among `ids` in one write, except those being
-/// released; returns those dropped (blocking).
+/// Drop the held entries among `ids` in one write, except those another
+/// request is releasing or dropping; returns those dropped (blocking).
 pub fn drop_many(app: &App, ids: &[i64]) -> Result<Vec<i64>, Refusal> {
-    let ids: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| !app.releasing.contains(*id))
-        .collect();
-    let dropped = app
-        .quarantine
-        .resolve_many(&ids, "dropped", "dropped by an admin", unix_ms())
-        .map_err(internal)?;
-    app.metrics.quarantine_held.sub(dropped.len() as i64);
-    Ok(dropped)
+    let claims = app.releasing.claim_all(ids);
+    let dropped =
+        app.quarantine
+            .resolve_many(&claims.ids, "dropped", "dropped by an admin", unix_ms());
+    // Recounted rather than decremented: a store that failed halfway has
+    // still dropped some.
+    if let Ok(held) = app.quarantine.held() {
+        app.metrics.quarantine_held.set(held as i64);
+    }
+    dropped.map_err(internal)
 }
 
 fn not_held(app: &App, id: i64) -> Refusal {
