@@ -48,7 +48,7 @@ async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) ->
     {
         Access::Token | Access::Session { csrf_ok: true } => next.run(request).await,
         Access::Session { csrf_ok: false } => forbidden_csrf(),
-        Access::None => problem(
+        Access::Denied => problem(
             StatusCode::UNAUTHORIZED,
             "a valid `Authorization: Bearer <token>` header (or a console session) is required",
         ),

@@ -104,7 +104,8 @@ pub enum Access {
     Session {
         csrf_ok: bool,
     },
-    None,
+    /// Neither.
+    Denied,
 }
 
 impl Sessions {
@@ -192,14 +193,14 @@ impl Sessions {
                     .admin_auth_failures
                     .with_label_values(&["bearer"])
                     .inc();
-                Access::None
+                Access::Denied
             };
         }
         let Some(id) = session_id(headers) else {
-            return Access::None;
+            return Access::Denied;
         };
         let Some(csrf) = self.touch(&id, unix_ms()) else {
-            return Access::None;
+            return Access::Denied;
         };
         let safe = matches!(*method, Method::GET | Method::HEAD);
         let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
@@ -223,7 +224,7 @@ fn random_token() -> String {
 }
 
 /// Constant-time equality (of equal-length secrets; lengths are not secret).
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
