@@ -101,9 +101,7 @@ pub enum Access {
     /// `Authorization: Bearer <token>`.
     Token,
     /// A console session; `csrf_ok` when the request carries its CSRF token.
-    Session {
-        csrf_ok: bool,
-    },
+    Session { csrf_ok: bool },
     /// Neither.
     Denied,
 }
