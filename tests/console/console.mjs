@@ -12,6 +12,7 @@
 
 import { chromium } from "playwright-core";
 import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 
 const env = (name) => {
@@ -28,7 +29,17 @@ const SHOTS = env("SHOTS");
 const JUDGE = env("JUDGE");
 const JUDGE_BODY = readFileSync(env("JUDGE_BODY"));
 const REPORT = env("REPORT");
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 mkdirSync(SHOTS, { recursive: true });
+
+/** axe-core's WCAG 2.0/2.1 A and AA rules on `page`: one line per violation. */
+async function axe(page) {
+  await page.addScriptTag({ path: AXE });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.length} × ${v.nodes[0].target.join(" ")}`);
+  });
+}
 
 function expect(condition, message) {
   if (!condition) throw new Error(`expected: ${message}`);
@@ -276,6 +287,28 @@ try {
     await page.goto(`${CONSOLE}#/quarantine?status=any`);
     await page.waitForSelector("ol.entries");
     await shot("11-narrow");
+  });
+
+  await step("axe finds no WCAG 2 A or AA violation on any page", async () => {
+    // A second browser context with the same session: it lets the audit's
+    // own script in past the console's CSP (the moderator's never does).
+    const audit = await browser.newContext({ bypassCSP: true, storageState: await context.storageState() });
+    const p = await audit.newPage();
+    const pages = ["#/quarantine?status=any", `#/quarantine/${HOSTILE_ID}`, "#/decisions", "#/modules", "#/replay"];
+    const found = [];
+    for (const hash of pages) {
+      await p.goto(`${CONSOLE}${hash}`);
+      await p.waitForSelector("main h1");
+      found.push(...(await axe(p)).map((v) => `${hash}: ${v}`));
+    }
+    await audit.close();
+    // And the login page, logged out.
+    const outside = await browser.newContext({ bypassCSP: true });
+    const login = await outside.newPage();
+    await login.goto(`${CONSOLE}login`);
+    found.push(...(await axe(login)).map((v) => `login: ${v}`));
+    await outside.close();
+    expect(found.length === 0, `accessibility violations:\n${found.join("\n")}`);
   });
 
   await step("logging out ends the session", async () => {

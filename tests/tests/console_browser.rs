@@ -167,7 +167,7 @@ async fn a_moderator_reviews_releases_and_drops_a_wave_in_a_browser() {
     );
     let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
         .unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(report["steps"].as_array().unwrap().len(), 14, "{report}");
+    assert_eq!(report["steps"].as_array().unwrap().len(), 15, "{report}");
 
     // What the browser did, as the upstream and the quarantine saw it.
     let got = up.received().await;
