@@ -19,12 +19,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the sidecar: inbox proxy (with --upstream), judge API, admin API,
-    /// metrics.
+    /// Run the sidecar: inbox proxy (with --upstream), judge API, admin API
+    /// and moderators' console, metrics.
     ///
     /// With nothing given it listens on 127.0.0.1:8787 with the judge API
     /// (POST /v1/judge), the bundled modules, a quarantine in ./palisade.db
-    /// and module state in ./palisade-state.db (--state to change it). Flags
+    /// and module state in ./palisade-state.db (--state to change it). With
+    /// an admin token, the admin API (/admin/v1/) and the console
+    /// (http://127.0.0.1:8788/console/, log in with the token) listen on
+    /// admin.listen. Flags
     /// override the configuration file. Changes to the
     /// drop-in folder, the configuration file and list files are reloaded
     /// as they happen (a module that fails to load keeps its previous
@@ -39,8 +42,9 @@ enum Command {
         /// The server to protect, e.g. http://127.0.0.1:3000 (server.upstream).
         #[arg(long, value_name = "URL")]
         upstream: Option<String>,
-        /// File holding the admin API's bearer token (admin.token_file);
-        /// without a token the admin API is off.
+        /// File holding the admin token (admin.token_file): the admin API's
+        /// bearer token and the console's login; without a token both are
+        /// off.
         #[arg(long, value_name = "FILE")]
         admin_token_file: Option<PathBuf>,
     },
