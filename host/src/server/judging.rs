@@ -125,8 +125,9 @@ impl App {
             .to_string(),
             received_at: envelope.received_at,
             path: path.to_owned(),
-            actor: decision.actor.clone(),
-            actor_host: decision.actor_host.clone(),
+            // Not serialised with the decision: moved, not copied.
+            actor: decision.actor.take(),
+            actor_host: decision.actor_host.take(),
             text,
             quarantine_id,
             decision,
